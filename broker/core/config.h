@@ -1,0 +1,51 @@
+// Broker configuration as a plain value: every key of examples/herald.toml, with its default.
+//
+// Loaded from TOML by broker/config (config_file.h); core only reads it. Values that SIGHUP
+// may change (ACL, limits, log level) are re-applied with Broker::reload().
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace herald::core {
+
+struct ListenerConfig {
+    std::string type = "tcp";          // tcp | unix  (tls | ws | wss later)
+    std::string address = "127.0.0.1";  // for unix: the socket path
+    uint16_t port = 1883;
+};
+
+struct Config {
+    std::vector<ListenerConfig> listeners;  // empty in a file -> one tcp 127.0.0.1:1883
+
+    bool allow_anonymous = false;  // true when started with no config file
+    std::string acl_file;          // mosquitto ACL format; empty: everything allowed
+    std::string password_file;     // mosquitto_passwd format (plain "user:password" also accepted)
+    std::string data_dir = "data";
+
+    std::string log_level = "info";  // trace | debug | info | warn | error
+    bool log_json = false;
+
+    // --- limits (SPEC 6) ---
+    uint32_t max_packet_size = 1048576;      // bytes, both directions
+    uint16_t max_keepalive = 65535;          // seconds; larger client values are cut to this
+    uint32_t connect_timeout_ms = 10000;     // no CONNECT within this: close
+    uint32_t max_connections = 10000;        // 0 = no limit
+    uint32_t max_connect_rate = 0;           // new connections per second; 0 = no limit
+    uint32_t max_queued_messages = 1000;     // per session, QoS 1/2 waiting (+ QoS 0 if queue_qos0)
+    uint64_t max_queued_bytes = 16777216;    // per session, payload bytes waiting
+    uint16_t max_inflight_messages = 20;     // outgoing QoS 1/2 window per client (also capped
+                                             // by the client's Receive Maximum)
+    uint16_t receive_maximum = 100;          // advertised; a client exceeding it: DISCONNECT 0x93
+    uint16_t topic_alias_maximum = 10;       // aliases a client may use towards us
+    uint32_t max_session_expiry = 0;         // seconds; 0 = no cap
+    uint8_t max_qos = 2;
+    bool retain_available = true;
+    uint32_t max_topic_levels = 128;         // a deeper topic or filter is refused
+    uint32_t sys_interval = 10;              // seconds between $SYS publications; 0 = off
+    uint32_t max_output_buffer = 1048576;    // bytes waiting in the socket before a client is
+                                             // treated as slow (QoS 0 dropped, QoS>0 queued)
+};
+
+}  // namespace herald::core
