@@ -9,9 +9,11 @@
 // with an ACL loaded, anything not granted is denied (mosquitto's rule).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace herald::core {
@@ -30,9 +32,12 @@ public:
     bool loaded() const { return loaded_; }
 
     // Is this client allowed `access` on `topic`? For Read at subscribe time `topic` is the
-    // subscription filter; a filter is allowed when a read rule's filter covers it (rule
-    // "a/#" covers "a/b/+"), and denied when a deny rule could match any topic it covers.
-    // At delivery `topic` is the concrete topic name.
+    // subscription filter ("$share/{g}/{f}" is checked as f); it is allowed when a read rule's
+    // filter covers it (rule "a/#" covers "a/b/+"), and refused when a deny rule covers it
+    // (the same filter included). A deny rule that only overlaps it (deny "a/x", filter "a/+")
+    // does not refuse the subscription: the delivery-time check filters those topics out.
+    // At delivery and for Write `topic` is the concrete topic name (a topic is a filter that
+    // covers only itself, so the same test serves both).
     bool allowed(Access access, const std::optional<std::string>& username,
                  std::string_view client_id, std::string_view topic) const;
 
@@ -42,13 +47,21 @@ public:
         bool write = false;
         bool deny = false;
         bool pattern = false;
+        bool uses_username = false;   // pattern holding %u
+        bool uses_client_id = false;  // pattern holding %c
     };
 
 private:
     bool loaded_ = false;
     std::vector<Rule> anonymous_rules_;
-    std::vector<std::pair<std::string, std::vector<Rule>>> user_rules_;
+    std::unordered_map<std::string, std::vector<Rule>> user_rules_;
     std::vector<Rule> pattern_rules_;
 };
+
+// Does rule filter `rule` match every topic that filter `filter` can match? Both are valid
+// filters (no $share prefix); '$' topics are matched by no leading wildcard [MQTT-4.7.2-1].
+// "a/#" covers "a", "a/+/c" and "a/#"; "a/+" covers "a/b" and "a/+" but not "a/#". For a
+// concrete topic this is plain MQTT matching.
+bool filter_covers(std::string_view rule, std::string_view filter);
 
 }  // namespace herald::core

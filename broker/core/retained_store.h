@@ -30,11 +30,18 @@ public:
     void match(std::string_view filter, uint64_t now_mono_ms,
                const std::function<void(const MessagePtr&)>& visit) const;
 
+    // Drops every message expired at now_mono_ms (match() only skips them, being const);
+    // the broker calls this now and then. Returns how many were dropped.
+    size_t expire(uint64_t now_mono_ms);
+
     size_t size() const { return count_; }
+    size_t node_count() const;  // nodes below the root (tests: pruning), O(n)
 
     struct Node;
 
 private:
+    Node* find_node(std::string_view topic) const;
+    void prune(Node* node);
     std::unique_ptr<Node> root_;
     size_t count_ = 0;
 };
