@@ -1,8 +1,8 @@
 // MQTT 5.0 properties (spec section 2.2.2.2) as one value type shared by every packet.
 //
 // Each packet type allows a subset; the decoder rejects a property that is not allowed in
-// the packet it came in, or that appears twice when the spec says it must not
-// (Protocol Error, 0x82). An absent property is std::nullopt / empty vector.
+// the packet it came in (Malformed Packet, 0x81, spec 2.2.2.2), or that appears twice when the
+// spec says it must not (Protocol Error, 0x82). An absent property is std::nullopt / empty vector.
 #pragma once
 
 #include <cstdint>

@@ -9,6 +9,9 @@ namespace herald::mqtt {
 // surrogates (U+D800..U+DFFF); overlong encodings and code points above U+10FFFF refused.
 bool valid_utf8(std::string_view s);
 
+// Does `s` contain '+' or '#'?
+bool has_wildcard(std::string_view s);
+
 // A topic name for PUBLISH: valid UTF-8, at least 1 byte, at most 65535, no '+' or '#'.
 bool valid_topic_name(std::string_view topic);
 
