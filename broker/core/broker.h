@@ -31,6 +31,10 @@ struct BrokerStats {
     uint64_t bytes_sent = 0;
     uint64_t retained_count = 0;
     uint64_t subscription_count = 0;
+    uint64_t clients_maximum = 0;       // most clients connected at once
+    uint64_t publish_received = 0;      // PUBLISH packets from clients
+    uint64_t publish_sent = 0;          // PUBLISH packets to clients
+    uint64_t stored_messages = 0;       // queued + inflight over all sessions (at the last $SYS)
 };
 
 class Broker {
@@ -64,7 +68,8 @@ public:
     // Returns false and sets `error` if the ACL file cannot be loaded (old ACL kept).
     bool reload(const Config& config, std::string& error);
 
-    // Loads the ACL named in the config at start; false + error when it cannot.
+    // Loads the ACL and the password file named in the config at start; false + error when
+    // either cannot be loaded.
     bool load_acl(std::string& error);
 
     // The packet size the Framer of a new connection must enforce.

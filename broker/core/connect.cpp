@@ -1,0 +1,240 @@
+// CONNECT: connection limits, client id, authentication, keepalive, session takeover or
+// resumption, CONNACK, and the resending of what the resumed session had in flight.
+//
+// Choices where the specs leave room (for the README):
+// - max_connections counts connected clients (a takeover of the same client id also counts:
+//   the check runs before the old connection is dropped). max_connect_rate counts accepted
+//   CONNECTs over a sliding one-second window. Both refuse with CONNACK 0x9F (3.1.1: 0x03).
+// - Without a password file and with allow_anonymous = false every client is refused; with
+//   allow_anonymous = true any username/password is accepted (mosquitto's behaviour). With
+//   a password file, a listed user must give its password; an unlisted username is refused.
+// - Keepalive: a 5.0 client asking more than max_keepalive (or 0 while max_keepalive is below
+//   65535) is told max_keepalive in Server Keep Alive [MQTT-3.2.2-21]; a 3.1.1 client cannot
+//   be told, so it is refused with 0x02 (as mosquitto does).
+// - max_session_expiry (when nonzero) also caps 3.1.1 persistent sessions, which otherwise
+//   never expire: it is the memory bound for abandoned sessions.
+// - Inflight messages are resent in the order first sent, each as PUBLISH (DUP=1) or PUBREL
+//   according to its state [MQTT-4.4.0-1], then the queue flows within the window.
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include "broker/core/broker_impl.h"
+
+namespace herald::core {
+
+using mqtt::ReasonCode;
+
+void Broker::Impl::refuse_connect(Client& c, ReasonCode reason, const char* why) {
+    spdlog::info("Client {} from {} refused: {} ({})",
+                 c.client_id.empty() ? "<empty id>" : printable(c.client_id), c.conn.peer(),
+                 why, mqtt::reason_name(reason));
+    mqtt::Connack ack;
+    ack.reason = reason;
+    c.will.reset();  // never accepted: no session, no will
+    send(c, ack);
+    close_client(c, "refused");
+}
+
+ReasonCode Broker::Impl::authenticate(const mqtt::Connect& p) const {
+    if (!p.username) return config.allow_anonymous ? ReasonCode::Success : ReasonCode::NotAuthorized;
+    if (have_passwords) {
+        if (p.password && passwords.check(*p.username, *p.password)) return ReasonCode::Success;
+        return ReasonCode::BadUserNameOrPassword;
+    }
+    return config.allow_anonymous ? ReasonCode::Success : ReasonCode::BadUserNameOrPassword;
+}
+
+std::string Broker::Impl::assign_client_id() {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (;;) {
+        unsigned char bytes[8];
+        if (RAND_bytes(bytes, sizeof bytes) != 1) {
+            // No entropy source: fall back to a counter, still unique in this process.
+            uint64_t v = next_client_serial * 0x9E3779B97F4A7C15ull ^ clock.mono_ms();
+            for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(v >> (8 * i));
+        }
+        std::string id = "auto-";
+        for (unsigned char b : bytes) {
+            id += hex[b >> 4];
+            id += hex[b & 0xF];
+        }
+        if (!sessions.count(id)) return id;
+    }
+}
+
+void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
+    c.version = p.version;
+    c.connect_seen = true;
+    c.client_id = p.client_id;
+    c.username = p.username;
+    const bool v5 = c.v5();
+    const uint64_t now = clock.mono_ms();
+
+    // No enhanced authentication (spec 4.12): any Authentication Method is unknown to us.
+    if (v5 && p.props.authentication_method)
+        return refuse_connect(c, ReasonCode::BadAuthenticationMethod,
+                              "enhanced authentication not supported");
+
+    if (config.max_connections && stats.clients_connected >= config.max_connections)
+        return refuse_connect(c, ReasonCode::ConnectionRateExceeded, "max_connections reached");
+    if (config.max_connect_rate) {
+        while (!recent_connects.empty() && recent_connects.front() + 1000 <= now)
+            recent_connects.pop_front();
+        if (recent_connects.size() >= config.max_connect_rate)
+            return refuse_connect(c, ReasonCode::ConnectionRateExceeded, "max_connect_rate exceeded");
+        recent_connects.push_back(now);
+    }
+
+    // Client identifier [MQTT-3.1.3-6..8].
+    bool assigned = false;
+    if (c.client_id.empty()) {
+        if (!v5 && !p.clean_start)
+            return refuse_connect(c, ReasonCode::ClientIdentifierNotValid,
+                                  "empty client id with clean session 0");
+        c.client_id = assign_client_id();
+        assigned = true;
+    }
+
+    ReasonCode auth = authenticate(p);
+    if (auth != ReasonCode::Success)
+        return refuse_connect(c, auth, p.username ? "bad username or password" : "anonymous not allowed");
+
+    // Will QoS/retain beyond what we support [MQTT-3.2.2-12, -13 (5.0)].
+    if (p.will) {
+        if (p.will->qos > config.max_qos)
+            return refuse_connect(c, ReasonCode::QoSNotSupported, "will QoS not supported");
+        if (p.will->retain && !config.retain_available)
+            return refuse_connect(c, ReasonCode::RetainNotSupported, "will retain not supported");
+    }
+
+    uint16_t keep_alive = p.keep_alive;
+    bool server_keep_alive = false;
+    if (v5) {
+        if (keep_alive > config.max_keepalive || (keep_alive == 0 && config.max_keepalive < 65535)) {
+            keep_alive = config.max_keepalive;
+            server_keep_alive = true;
+        }
+    } else if (keep_alive > config.max_keepalive) {
+        return refuse_connect(c, ReasonCode::ClientIdentifierNotValid, "keepalive above max_keepalive");
+    }
+
+    uint32_t expiry = 0;
+    bool expiry_capped = false;
+    if (v5) {
+        expiry = p.props.session_expiry_interval.value_or(0);
+    } else {
+        expiry = p.clean_start ? 0 : kNeverExpires;
+    }
+    if (config.max_session_expiry && expiry > config.max_session_expiry) {
+        expiry = config.max_session_expiry;
+        expiry_capped = v5;
+    }
+
+    // Everything accepted: from here on the connection is Active.
+    c.keep_alive = keep_alive;
+    c.connect_expiry_zero = p.props.session_expiry_interval.value_or(0) == 0;
+    if (v5) {
+        c.receive_maximum = p.props.receive_maximum.value_or(65535);
+        c.maximum_packet_size = p.props.maximum_packet_size.value_or(0);
+        c.topic_alias_maximum = p.props.topic_alias_maximum.value_or(0);
+        c.request_problem_information = p.props.request_problem_information.value_or(1) != 0;
+        c.alias_limit_in = config.topic_alias_maximum;
+    }
+    c.will = std::move(p.will);
+
+    // Session takeover [MQTT-3.1.4-3]: the old connection goes, its will counts as an
+    // abnormal end (published at once if the session ends or the will has no delay; a
+    // delayed will is cancelled by this new connection [MQTT-3.1.3-9]).
+    auto it = sessions.find(c.client_id);
+    Session* s = it == sessions.end() ? nullptr : it->second.get();
+    if (s && s->client) {
+        Client& old = *s->client;
+        spdlog::info("Client {} already connected, closing old connection.", printable(c.client_id));
+        s->client = nullptr;
+        old.session = nullptr;
+        if (stats.clients_connected) stats.clients_connected--;
+        if (old.state != ClientState::Closing)
+            send_disconnect(old, ReasonCode::SessionTakenOver, "another connection with this client id");
+        if (old.will && old.publish_will_on_close) {
+            uint32_t delay = old.v5() ? old.will->props.will_delay_interval.value_or(0) : 0;
+            if (p.clean_start || delay == 0)
+                publish_will(*old.will, old.username, old.client_id, s->id);
+        }
+        old.will.reset();
+        close_client(old, "taken over");
+    }
+    if (s && p.clean_start) {
+        end_session(*s);  // publishes a pending will: the session it belonged to has ended
+        s = nullptr;
+    }
+    const bool session_present = s != nullptr;
+    if (!s) {
+        s = &create_session(c.client_id);
+    } else {
+        // Resumed: a pending delayed will is cancelled [MQTT-3.1.3-9], expiry stops.
+        s->pending_will.reset();
+        s->will_gen++;
+        s->expiry_gen++;
+    }
+    s->client = &c;
+    s->username = c.username;
+    s->expiry_interval = expiry;
+    c.session = s;
+    c.state = ClientState::Active;
+    stats.clients_connected++;
+    stats.clients_maximum = std::max(stats.clients_maximum, stats.clients_connected);
+
+    mqtt::Connack ack;
+    ack.session_present = session_present;  // [MQTT-3.2.2-2, -3]
+    if (v5) {
+        auto& props = ack.props;
+        props.receive_maximum = config.receive_maximum;
+        if (config.topic_alias_maximum) props.topic_alias_maximum = config.topic_alias_maximum;
+        props.maximum_packet_size = config.max_packet_size;
+        if (!config.retain_available) props.retain_available = 0;
+        if (config.max_qos < 2) props.maximum_qos = config.max_qos;
+        if (assigned) props.assigned_client_identifier = c.client_id;
+        if (server_keep_alive) props.server_keep_alive = keep_alive;
+        if (expiry_capped) props.session_expiry_interval = expiry;
+    }
+    send(c, ack);
+
+    if (c.username) {
+        spdlog::info("New client connected from {} as {} (p{}, c{}, k{}, u'{}').", c.conn.peer(),
+                     printable(c.client_id), v5 ? 5 : 2, p.clean_start ? 1 : 0, keep_alive,
+                     printable(*c.username));
+    } else {
+        spdlog::info("New client connected from {} as {} (p{}, c{}, k{}).", c.conn.peer(),
+                     printable(c.client_id), v5 ? 5 : 2, p.clean_start ? 1 : 0, keep_alive);
+    }
+
+    if (session_present) resend_session(c, *s);
+    schedule_keepalive(c);
+}
+
+void Broker::Impl::resend_session(Client& c, Session& s) {
+    const uint64_t now = clock.mono_ms();
+    for (auto it = s.inflight.begin(); it != s.inflight.end();) {
+        if (it->state == InflightState::AwaitPubcomp) {
+            mqtt::Ack rel;
+            rel.type = mqtt::PacketType::Pubrel;
+            rel.packet_id = it->packet_id;
+            send(c, rel);
+            ++it;
+            continue;
+        }
+        // Already started, so resent even if it expired meanwhile [MQTT-4.4.0-1]; only a
+        // message now too large for this connection is given up (else its slot never frees).
+        const Delivery& d = it->delivery;
+        if (write_publish(c, *d.message, d.qos, d.retain, d.subscription_ids, it->packet_id, true,
+                          now) == SendResult::Sent) {
+            ++it;
+        } else {
+            stats.publish_dropped++;
+            it = s.inflight.erase(it);
+        }
+    }
+    pump(s);
+}
+
+}  // namespace herald::core
