@@ -1,0 +1,344 @@
+// TOML -> core::Config: one table of numeric keys with units and ranges, a few typed keys by
+// hand, and [[listeners]]. Errors carry "file:line:" so a person can go straight to the typo.
+#include "broker/config/config_file.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <type_traits>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "broker/config/units.h"
+
+namespace herald::config {
+
+namespace {
+
+// What an integer in the file means, and which strings are accepted instead.
+enum class Unit {
+    Count,    // a plain integer
+    Bytes,    // integer bytes or "64KiB"
+    Seconds,  // integer seconds or "10s" (whole seconds)
+    Millis,   // integer seconds or "500ms"; stored in milliseconds
+};
+
+struct NumericKey {
+    const char* name;
+    Unit unit;
+    uint64_t min;
+    uint64_t max;
+    void (*store)(core::Config&, uint64_t);
+};
+
+template <auto Member>
+void store_number(core::Config& config, uint64_t value) {
+    using T = std::remove_reference_t<decltype(config.*Member)>;
+    config.*Member = static_cast<T>(value);
+}
+
+constexpr uint64_t kU16 = std::numeric_limits<uint16_t>::max();
+constexpr uint64_t kU32 = std::numeric_limits<uint32_t>::max();
+constexpr uint64_t kI64 = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+
+using C = core::Config;
+const NumericKey kNumericKeys[] = {
+    // 268435455 is the largest remaining length; 5 more bytes for the fixed header.
+    {"max_packet_size", Unit::Bytes, 2, 268435455 + 5, &store_number<&C::max_packet_size>},
+    {"max_keepalive", Unit::Seconds, 0, kU16, &store_number<&C::max_keepalive>},
+    {"connect_timeout", Unit::Millis, 1, kU32, &store_number<&C::connect_timeout_ms>},
+    {"max_connections", Unit::Count, 0, kU32, &store_number<&C::max_connections>},
+    {"max_connect_rate", Unit::Count, 0, kU32, &store_number<&C::max_connect_rate>},
+    {"max_queued_messages", Unit::Count, 0, kU32, &store_number<&C::max_queued_messages>},
+    {"max_queued_bytes", Unit::Bytes, 0, kI64, &store_number<&C::max_queued_bytes>},
+    {"max_inflight_messages", Unit::Count, 1, kU16, &store_number<&C::max_inflight_messages>},
+    {"receive_maximum", Unit::Count, 1, kU16, &store_number<&C::receive_maximum>},
+    {"topic_alias_maximum", Unit::Count, 0, kU16, &store_number<&C::topic_alias_maximum>},
+    {"max_session_expiry", Unit::Seconds, 0, kU32, &store_number<&C::max_session_expiry>},
+    {"max_qos", Unit::Count, 0, 2, &store_number<&C::max_qos>},
+    {"max_topic_levels", Unit::Count, 1, kU32, &store_number<&C::max_topic_levels>},
+    {"sys_interval", Unit::Seconds, 0, kU32, &store_number<&C::sys_interval>},
+    {"max_output_buffer", Unit::Bytes, 1, kU32, &store_number<&C::max_output_buffer>},
+};
+
+const char* type_name(toml::node_type type) {
+    switch (type) {
+        case toml::node_type::table: return "a table";
+        case toml::node_type::array: return "an array";
+        case toml::node_type::string: return "a string";
+        case toml::node_type::integer: return "an integer";
+        case toml::node_type::floating_point: return "a floating-point number";
+        case toml::node_type::boolean: return "a boolean";
+        case toml::node_type::date: return "a date";
+        case toml::node_type::time: return "a time";
+        case toml::node_type::date_time: return "a date-time";
+        default: return "nothing";
+    }
+}
+
+const char* unit_suffix(Unit unit) {
+    switch (unit) {
+        case Unit::Bytes: return " bytes";
+        case Unit::Seconds: return " seconds";
+        case Unit::Millis: return " ms";
+        default: return "";
+    }
+}
+
+// One parse: the file name for messages and the directory for relative paths.
+class Parser {
+public:
+    Parser(const std::string& origin, std::string& error)
+        : origin_(origin), base_(std::filesystem::path(origin).parent_path()), error_(error) {}
+
+    bool parse(const toml::table& root, core::Config& config);
+    std::string resolve(const std::string& path) const;
+
+private:
+    bool fail(const toml::source_region& where, const std::string& message) {
+        error_ = fmt::format("{}:{}: {}", origin_, where.begin.line, message);
+        return false;
+    }
+
+    bool numeric(const NumericKey& key, const toml::node& node, core::Config& config);
+    bool boolean(std::string_view key, const toml::node& node, bool& out);
+    bool string(std::string_view key, const toml::node& node, std::string& out);
+    bool listeners(const toml::node& node, core::Config& config);
+    bool listener(const toml::table& table, core::ListenerConfig& out);
+
+    const std::string& origin_;
+    std::filesystem::path base_;
+    std::string& error_;
+};
+
+bool Parser::parse(const toml::table& root, core::Config& config) {
+    for (auto&& [key, node] : root) {
+        const std::string_view name = key.str();
+        const NumericKey* numeric_key = nullptr;
+        for (const NumericKey& candidate : kNumericKeys) {
+            if (name == candidate.name) numeric_key = &candidate;
+        }
+        bool ok = true;
+        if (numeric_key != nullptr) {
+            ok = numeric(*numeric_key, node, config);
+        } else if (name == "allow_anonymous") {
+            ok = boolean(name, node, config.allow_anonymous);
+        } else if (name == "log_json") {
+            ok = boolean(name, node, config.log_json);
+        } else if (name == "retain_available") {
+            ok = boolean(name, node, config.retain_available);
+        } else if (name == "acl_file" || name == "password_file" || name == "data_dir") {
+            std::string& out = name == "acl_file"        ? config.acl_file
+                               : name == "password_file" ? config.password_file
+                                                         : config.data_dir;
+            ok = string(name, node, out);
+            if (ok && name == "data_dir" && out.empty()) {
+                return fail(node.source(), "data_dir must not be empty");
+            }
+            out = resolve(out);
+        } else if (name == "log_level") {
+            ok = string(name, node, config.log_level);
+            const std::string& level = config.log_level;
+            if (ok && level != "trace" && level != "debug" && level != "info" && level != "warn" &&
+                level != "error") {
+                return fail(node.source(),
+                            fmt::format("log_level '{}' is not one of trace | debug | info | "
+                                        "warn | error", level));
+            }
+        } else if (name == "listeners") {
+            ok = listeners(node, config);
+        } else {
+            return fail(key.source(), fmt::format("unknown key '{}'", name));
+        }
+        if (!ok) return false;
+    }
+    if (config.listeners.empty()) config.listeners.push_back(core::ListenerConfig{});
+    return true;
+}
+
+bool Parser::numeric(const NumericKey& key, const toml::node& node, core::Config& config) {
+    uint64_t value = 0;
+    std::string shown;  // the value as written, for the range message
+    if (const auto* integer = node.as_integer()) {
+        const int64_t raw = integer->get();
+        shown = std::to_string(raw);
+        if (raw < 0) {
+            return fail(node.source(), fmt::format("{} = {} is out of range ({}..{}{})", key.name,
+                                                   raw, key.min, key.max, unit_suffix(key.unit)));
+        }
+        value = static_cast<uint64_t>(raw);
+        if (key.unit == Unit::Millis) {
+            if (value > std::numeric_limits<uint64_t>::max() / 1000) value = kI64;
+            else value *= 1000;
+        }
+    } else if (const auto* text = node.as_string(); text != nullptr && key.unit != Unit::Count) {
+        shown = fmt::format("\"{}\"", text->get());
+        uint64_t ms = 0;
+        if (key.unit == Unit::Bytes) {
+            if (!parse_size(text->get(), value)) {
+                return fail(node.source(), fmt::format("{}: cannot read {} as a size (write "
+                                                       "bytes, or \"64KiB\", \"1MiB\", \"1GiB\")",
+                                                       key.name, shown));
+            }
+        } else if (!parse_duration_ms(text->get(), ms)) {
+            return fail(node.source(),
+                        fmt::format("{}: cannot read {} as a duration (write seconds, or "
+                                    "\"500ms\", \"10s\", \"5m\", \"2h\", \"7d\")",
+                                    key.name, shown));
+        } else if (key.unit == Unit::Seconds) {
+            if (ms % 1000 != 0) {
+                return fail(node.source(), fmt::format("{} = {} is not a whole number of seconds",
+                                                       key.name, shown));
+            }
+            value = ms / 1000;
+        } else {
+            value = ms;
+        }
+    } else {
+        const char* expected = key.unit == Unit::Count   ? "an integer"
+                               : key.unit == Unit::Bytes ? "an integer or a size such as \"64KiB\""
+                                                         : "an integer (seconds) or a duration "
+                                                           "such as \"10s\"";
+        return fail(node.source(), fmt::format("{} must be {}, not {}", key.name, expected,
+                                               type_name(node.type())));
+    }
+    if (value < key.min || value > key.max) {
+        return fail(node.source(), fmt::format("{} = {} is out of range ({}..{}{})", key.name,
+                                               shown, key.min, key.max, unit_suffix(key.unit)));
+    }
+    key.store(config, value);
+    return true;
+}
+
+bool Parser::boolean(std::string_view key, const toml::node& node, bool& out) {
+    const auto* value = node.as_boolean();
+    if (value == nullptr) {
+        return fail(node.source(), fmt::format("{} must be true or false, not {}", key,
+                                               type_name(node.type())));
+    }
+    out = value->get();
+    return true;
+}
+
+bool Parser::string(std::string_view key, const toml::node& node, std::string& out) {
+    const auto* value = node.as_string();
+    if (value == nullptr) {
+        return fail(node.source(),
+                    fmt::format("{} must be a string, not {}", key, type_name(node.type())));
+    }
+    out = value->get();
+    return true;
+}
+
+bool Parser::listeners(const toml::node& node, core::Config& config) {
+    const auto* array = node.as_array();
+    if (array == nullptr) {
+        return fail(node.source(), "listeners must be an array of tables: write [[listeners]]");
+    }
+    for (const toml::node& element : *array) {
+        const auto* table = element.as_table();
+        if (table == nullptr) {
+            return fail(element.source(), fmt::format("each of listeners must be a table, not {}",
+                                                      type_name(element.type())));
+        }
+        core::ListenerConfig listener_config;
+        if (!listener(*table, listener_config)) return false;
+        config.listeners.push_back(std::move(listener_config));
+    }
+    return true;
+}
+
+bool Parser::listener(const toml::table& table, core::ListenerConfig& out) {
+    const toml::node* address = nullptr;
+    const toml::node* port = nullptr;
+    for (auto&& [key, node] : table) {
+        const std::string_view name = key.str();
+        if (name == "type") {
+            if (!string("listeners.type", node, out.type)) return false;
+            if (out.type != "tcp" && out.type != "unix") {
+                return fail(node.source(), fmt::format("listener type '{}' is not supported "
+                                                       "(tcp | unix)", out.type));
+            }
+        } else if (name == "address") {
+            if (!string("listeners.address", node, out.address)) return false;
+            if (out.address.empty()) return fail(node.source(), "listener address is empty");
+            address = &node;
+        } else if (name == "port") {
+            const auto* value = node.as_integer();
+            if (value == nullptr) {
+                return fail(node.source(), fmt::format("listeners.port must be an integer, not {}",
+                                                       type_name(node.type())));
+            }
+            if (value->get() < 0 || value->get() > 65535) {
+                return fail(node.source(), fmt::format("listeners.port = {} is out of range "
+                                                       "(0..65535)", value->get()));
+            }
+            out.port = static_cast<uint16_t>(value->get());
+            port = &node;
+        } else {
+            return fail(key.source(), fmt::format("unknown key 'listeners.{}'", name));
+        }
+    }
+    if (out.type == "unix") {
+        if (address == nullptr) {
+            return fail(table.source(), "a unix listener needs address = \"/path/to/socket\"");
+        }
+        if (port != nullptr) return fail(port->source(), "a unix listener has no port");
+        out.address = resolve(out.address);
+        // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+        if (out.address.size() > 107) {
+            return fail(address->source(),
+                        fmt::format("unix socket path is too long ({} bytes, at most 107)",
+                                    out.address.size()));
+        }
+        out.port = 0;
+    }
+    return true;
+}
+
+std::string Parser::resolve(const std::string& path) const {
+    const std::filesystem::path p(path);
+    if (path.empty() || p.is_absolute() || base_.empty()) return path;
+    return (base_ / p).lexically_normal().string();
+}
+
+}  // namespace
+
+bool parse_config(std::string_view text, const std::string& origin, core::Config& out,
+                  std::string& error) {
+    toml::table root;
+    try {
+        root = toml::parse(text, origin);
+    } catch (const toml::parse_error& e) {
+        error = fmt::format("{}:{}: {}", origin, e.source().begin.line, e.description());
+        return false;
+    }
+    core::Config config;
+    Parser parser(origin, error);
+    // The default data_dir, like a written one, lives beside the config file.
+    config.data_dir = parser.resolve(config.data_dir);
+    if (!parser.parse(root, config)) return false;
+    out = std::move(config);
+    return true;
+}
+
+bool load_config_file(const std::string& path, core::Config& out, std::string& error) {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) {
+        error = fmt::format("cannot read {}: {}", path, std::strerror(errno));
+        return false;
+    }
+    std::ostringstream text;
+    text << file.rdbuf();
+    if (file.bad()) {
+        error = fmt::format("cannot read {}: {}", path, std::strerror(errno));
+        return false;
+    }
+    return parse_config(text.str(), path, out, error);
+}
+
+}  // namespace herald::config

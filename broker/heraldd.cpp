@@ -1,0 +1,153 @@
+// heraldd, the broker process: reads the command line and the configuration, wires Broker,
+// Store, Clock and Server together on one libuv loop, and runs until SIGINT/SIGTERM.
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+#include <uv.h>
+
+#include "broker/config/config_file.h"
+#include "broker/core/broker.h"
+#include "broker/core/config.h"
+#include "broker/core/store.h"
+#include "broker/net/logging.h"
+#include "broker/net/server.h"
+#include "broker/net/uv_clock.h"
+
+namespace {
+
+using namespace herald;
+
+struct Options {
+    std::string config_path;
+    int port = -1;  // -1: not given
+    bool verbose = false;
+    bool test_config = false;
+};
+
+bool same_listeners(const core::Config& a, const core::Config& b) {
+    if (a.listeners.size() != b.listeners.size()) return false;
+    for (size_t i = 0; i < a.listeners.size(); ++i) {
+        const core::ListenerConfig& x = a.listeners[i];
+        const core::ListenerConfig& y = b.listeners[i];
+        if (x.type != y.type || x.address != y.address || x.port != y.port) return false;
+    }
+    return true;
+}
+
+// SIGHUP: re-read the file and apply what can change without dropping anyone.
+void reload(const Options& options, core::Config& running, core::Broker& broker) {
+    if (options.config_path.empty()) {
+        spdlog::warn("no configuration file to reload");
+        return;
+    }
+    core::Config fresh;
+    std::string error;
+    if (!config::load_config_file(options.config_path, fresh, error)) {
+        spdlog::error("reload failed, the running configuration is kept: {}", error);
+        return;
+    }
+    if (!broker.reload(fresh, error)) {
+        spdlog::error("reload failed, the running configuration is kept: {}", error);
+        return;
+    }
+    if (!options.verbose) net::set_log_level(fresh.log_level);
+    if (!same_listeners(running, fresh)) {
+        spdlog::warn("listener changes take effect only after a restart");
+    }
+    if (fresh.log_json != running.log_json) {
+        spdlog::warn("log_json takes effect only after a restart");
+    }
+    running = std::move(fresh);
+    spdlog::info("configuration reloaded from {}", options.config_path);
+}
+
+int serve(const Options& options, core::Config config) {
+    net::setup_logging("heraldd", config.log_json);
+    net::set_log_level(options.verbose ? "debug" : config.log_level);
+    spdlog::info("herald {} starting", HERALD_VERSION);
+    if (options.config_path.empty()) {
+        spdlog::info("no configuration file: serving plain MQTT on loopback only, anonymous "
+                     "clients allowed");
+    } else {
+        spdlog::info("configuration: {}", options.config_path);
+    }
+    spdlog::debug("open file limit: {}", net::raise_fd_limit());
+
+    uv_loop_t loop;
+    if (const int result = uv_loop_init(&loop); result != 0) {
+        spdlog::error("cannot start the event loop: {}", uv_strerror(result));
+        return 1;
+    }
+    net::UvClock clock(&loop);
+    core::MemoryStore store;
+    int status = 0;
+    {
+        core::Broker broker(config, store, clock);
+        std::string error;
+        if (!broker.load_acl(error)) {
+            spdlog::error("{}", error);
+            status = 1;
+        } else {
+            net::Server server(&loop, broker);
+            server.on_reload([&] { reload(options, config, broker); });
+            if (!server.listen(config.listeners, error)) {
+                spdlog::error("{}", error);
+                status = 1;
+                server.stop();
+            }
+            server.run();
+        }
+    }
+    if (!net::close_loop(&loop)) status = status == 0 ? 1 : status;
+    if (status == 0) spdlog::info("stopped");
+    return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"heraldd: an MQTT 3.1.1 and 5.0 broker for chat presence", "heraldd"};
+    Options options;
+    app.add_option("-c,--config", options.config_path, "configuration file (TOML)")
+        ->type_name("FILE");
+    app.add_option("-p,--port", options.port,
+                   "without -c: serve plain MQTT on 127.0.0.1:PORT, anonymous clients allowed")
+        ->type_name("PORT")
+        ->check(CLI::Range(0, 65535));
+    app.add_flag("-v,--verbose", options.verbose, "log at debug level");
+    app.add_flag("--test-config", options.test_config,
+                 "check the configuration file given with -c and exit");
+    app.set_version_flag("--version", std::string("herald ") + HERALD_VERSION);
+    CLI11_PARSE(app, argc, argv);
+
+    if (options.test_config && options.config_path.empty()) {
+        std::fprintf(stderr, "heraldd: --test-config needs a file: heraldd --test-config -c FILE\n");
+        return 1;
+    }
+    if (options.port >= 0 && !options.config_path.empty()) {
+        std::fprintf(stderr, "heraldd: -p cannot be combined with -c: use listeners in the file\n");
+        return 1;
+    }
+
+    herald::core::Config config;
+    if (options.config_path.empty()) {
+        // No file: as mosquitto 2 does, loopback only and anonymous clients welcome.
+        config.allow_anonymous = true;
+        herald::core::ListenerConfig listener;
+        if (options.port >= 0) listener.port = static_cast<uint16_t>(options.port);
+        config.listeners.push_back(listener);
+    } else {
+        std::string error;
+        if (!herald::config::load_config_file(options.config_path, config, error)) {
+            std::fprintf(stderr, "heraldd: %s\n", error.c_str());
+            return 1;
+        }
+        if (options.test_config) {
+            std::printf("configuration OK: %s\n", options.config_path.c_str());
+            return 0;
+        }
+    }
+    return serve(options, std::move(config));
+}

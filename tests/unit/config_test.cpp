@@ -1,0 +1,207 @@
+// The config file parser: every key, units, ranges, and the exact error lines people will see.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "broker/config/config_file.h"
+#include "broker/config/units.h"
+
+using herald::config::parse_config;
+using herald::core::Config;
+
+namespace {
+
+std::string parse_error(const std::string& text) {
+    Config config;
+    std::string error;
+    CHECK_FALSE(parse_config(text, "herald.toml", config, error));
+    return error;
+}
+
+Config parse_ok(const std::string& text, const std::string& origin = "herald.toml") {
+    Config config;
+    std::string error;
+    CHECK_MESSAGE(parse_config(text, origin, config, error), error);
+    return config;
+}
+
+}  // namespace
+
+TEST_CASE("units: durations") {
+    uint64_t ms = 0;
+    CHECK(herald::config::parse_duration_ms("500ms", ms));
+    CHECK(ms == 500);
+    CHECK(herald::config::parse_duration_ms("10s", ms));
+    CHECK(ms == 10000);
+    CHECK(herald::config::parse_duration_ms("5m", ms));
+    CHECK(ms == 300000);
+    CHECK(herald::config::parse_duration_ms("2h", ms));
+    CHECK(ms == 7200000);
+    CHECK(herald::config::parse_duration_ms("7d", ms));
+    CHECK(ms == 604800000);
+    CHECK_FALSE(herald::config::parse_duration_ms("10", ms));
+    CHECK_FALSE(herald::config::parse_duration_ms("1.5h", ms));
+    CHECK_FALSE(herald::config::parse_duration_ms("-1s", ms));
+    CHECK_FALSE(herald::config::parse_duration_ms("s", ms));
+    CHECK_FALSE(herald::config::parse_duration_ms("99999999999999999999d", ms));
+    CHECK_FALSE(herald::config::parse_duration_ms("9999999999999999d", ms));
+}
+
+TEST_CASE("units: sizes") {
+    uint64_t bytes = 0;
+    CHECK(herald::config::parse_size("64KiB", bytes));
+    CHECK(bytes == 65536);
+    CHECK(herald::config::parse_size("1MiB", bytes));
+    CHECK(bytes == 1048576);
+    CHECK(herald::config::parse_size("16MiB", bytes));
+    CHECK(bytes == 16777216);
+    CHECK(herald::config::parse_size("1GiB", bytes));
+    CHECK(bytes == 1073741824);
+    CHECK(herald::config::parse_size("512", bytes));
+    CHECK(bytes == 512);
+    CHECK(herald::config::parse_size("512B", bytes));
+    CHECK_FALSE(herald::config::parse_size("1MB", bytes));
+    CHECK_FALSE(herald::config::parse_size("KiB", bytes));
+}
+
+TEST_CASE("an empty file: defaults, one loopback listener, anonymous refused") {
+    const Config config = parse_ok("");
+    REQUIRE(config.listeners.size() == 1);
+    CHECK(config.listeners[0].type == "tcp");
+    CHECK(config.listeners[0].address == "127.0.0.1");
+    CHECK(config.listeners[0].port == 1883);
+    CHECK_FALSE(config.allow_anonymous);
+    CHECK(config.max_packet_size == 1048576);
+    CHECK(config.connect_timeout_ms == 10000);
+    CHECK(config.data_dir == "data");
+}
+
+TEST_CASE("every key is read") {
+    const Config config = parse_ok(R"(
+allow_anonymous = true
+acl_file = "/etc/herald/acl"
+password_file = "/etc/herald/passwd"
+data_dir = "/var/lib/herald"
+log_level = "debug"
+log_json = true
+max_packet_size = "64KiB"
+max_keepalive = 600
+connect_timeout = "500ms"
+max_connections = 5
+max_connect_rate = 7
+max_queued_messages = 11
+max_queued_bytes = "1MiB"
+max_inflight_messages = 13
+receive_maximum = 17
+topic_alias_maximum = 19
+max_session_expiry = "1d"
+max_qos = 1
+retain_available = false
+max_topic_levels = 23
+sys_interval = "1m"
+max_output_buffer = 4096
+[[listeners]]
+type = "tcp"
+address = "::1"
+port = 0
+[[listeners]]
+type = "unix"
+address = "/tmp/herald.sock"
+)");
+    CHECK(config.allow_anonymous);
+    CHECK(config.acl_file == "/etc/herald/acl");
+    CHECK(config.password_file == "/etc/herald/passwd");
+    CHECK(config.data_dir == "/var/lib/herald");
+    CHECK(config.log_level == "debug");
+    CHECK(config.log_json);
+    CHECK(config.max_packet_size == 65536);
+    CHECK(config.max_keepalive == 600);
+    CHECK(config.connect_timeout_ms == 500);
+    CHECK(config.max_connections == 5);
+    CHECK(config.max_connect_rate == 7);
+    CHECK(config.max_queued_messages == 11);
+    CHECK(config.max_queued_bytes == 1048576);
+    CHECK(config.max_inflight_messages == 13);
+    CHECK(config.receive_maximum == 17);
+    CHECK(config.topic_alias_maximum == 19);
+    CHECK(config.max_session_expiry == 86400);
+    CHECK(config.max_qos == 1);
+    CHECK_FALSE(config.retain_available);
+    CHECK(config.max_topic_levels == 23);
+    CHECK(config.sys_interval == 60);
+    CHECK(config.max_output_buffer == 4096);
+    REQUIRE(config.listeners.size() == 2);
+    CHECK(config.listeners[0].address == "::1");
+    CHECK(config.listeners[0].port == 0);
+    CHECK(config.listeners[1].type == "unix");
+    CHECK(config.listeners[1].address == "/tmp/herald.sock");
+}
+
+TEST_CASE("an integer duration is seconds") {
+    CHECK(parse_ok("connect_timeout = 3").connect_timeout_ms == 3000);
+    CHECK(parse_ok("max_session_expiry = 3600").max_session_expiry == 3600);
+}
+
+TEST_CASE("relative paths are relative to the config file's directory") {
+    const Config config = parse_ok(
+        "acl_file = \"acl.conf\"\npassword_file = \"../passwd\"\n"
+        "[[listeners]]\ntype = \"unix\"\naddress = \"run/herald.sock\"\n",
+        "/etc/herald/herald.toml");
+    CHECK(config.acl_file == "/etc/herald/acl.conf");
+    CHECK(config.password_file == "/etc/passwd");
+    CHECK(config.data_dir == "/etc/herald/data");
+    CHECK(config.listeners[0].address == "/etc/herald/run/herald.sock");
+}
+
+TEST_CASE("errors name the file, the line and the key") {
+    CHECK(parse_error("max_qos = 1\n\nmax_packet_sise = 10\n") ==
+          "herald.toml:3: unknown key 'max_packet_sise'");
+    CHECK(parse_error("max_qos = 3\n") == "herald.toml:1: max_qos = 3 is out of range (0..2)");
+    CHECK(parse_error("receive_maximum = 0\n") ==
+          "herald.toml:1: receive_maximum = 0 is out of range (1..65535)");
+    CHECK(parse_error("receive_maximum = 65536\n").starts_with("herald.toml:1: receive_maximum"));
+    CHECK(parse_error("max_packet_size = 1\n") ==
+          "herald.toml:1: max_packet_size = 1 is out of range (2..268435460 bytes)");
+    CHECK(parse_ok("max_packet_size = 268435460\n").max_packet_size == 268435460);
+    CHECK(parse_error("max_packet_size = 268435461\n").starts_with("herald.toml:1:"));
+    CHECK(parse_error("max_packet_size = \"1MB\"\n").find("cannot read \"1MB\" as a size") !=
+          std::string::npos);
+    CHECK(parse_error("allow_anonymous = \"yes\"\n") ==
+          "herald.toml:1: allow_anonymous must be true or false, not a string");
+    CHECK(parse_error("max_connections = \"10\"\n") ==
+          "herald.toml:1: max_connections must be an integer, not a string");
+    CHECK(parse_error("max_keepalive = -1\n").find("out of range") != std::string::npos);
+    CHECK(parse_error("sys_interval = \"1500ms\"\n") ==
+          "herald.toml:1: sys_interval = \"1500ms\" is not a whole number of seconds");
+    CHECK(parse_error("log_level = \"loud\"\n").starts_with("herald.toml:1: log_level 'loud'"));
+    CHECK(parse_error("max_qos = \n").starts_with("herald.toml:1: "));  // TOML syntax error
+}
+
+TEST_CASE("listener errors") {
+    CHECK(parse_error("[[listeners]]\ntype = \"tls\"\n") ==
+          "herald.toml:2: listener type 'tls' is not supported (tcp | unix)");
+    CHECK(parse_error("[[listeners]]\nport = 70000\n") ==
+          "herald.toml:2: listeners.port = 70000 is out of range (0..65535)");
+    CHECK(parse_error("[[listeners]]\nadress = \"::1\"\n") ==
+          "herald.toml:2: unknown key 'listeners.adress'");
+    CHECK(parse_error("[listeners]\nport = 1\n").find("write [[listeners]]") != std::string::npos);
+    CHECK(parse_error("[[listeners]]\ntype = \"unix\"\n").find("needs address") !=
+          std::string::npos);
+}
+
+TEST_CASE("load_config_file reports a missing file") {
+    Config config;
+    std::string error;
+    CHECK_FALSE(herald::config::load_config_file("/nonexistent/herald.toml", config, error));
+    CHECK(error == "cannot read /nonexistent/herald.toml: No such file or directory");
+}
+
+TEST_CASE("a failed parse leaves the old config untouched") {
+    Config config;
+    config.max_qos = 1;
+    std::string error;
+    CHECK_FALSE(parse_config("max_qos = 0\nbogus = 1\n", "herald.toml", config, error));
+    CHECK(config.max_qos == 1);
+}
