@@ -53,6 +53,11 @@ void Broker::Impl::handle_publish(Client& c, mqtt::Publish& p) {
     const bool v5 = c.v5();
     stats.publish_received++;
 
+    // A client never sends Subscription Identifiers in a PUBLISH [MQTT-3.3.4-6].
+    if (!p.props.subscription_identifiers.empty())
+        return protocol_error(c, ReasonCode::ProtocolError,
+                              "PUBLISH from a client carries a subscription identifier");
+
     // Topic alias (5.0 spec 3.3.2.3.4).
     if (v5 && p.props.topic_alias) {
         uint16_t alias = *p.props.topic_alias;
