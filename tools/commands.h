@@ -16,5 +16,6 @@ using CommandRunner = std::function<int(const std::vector<PropertyArg>& properti
 
 CommandRunner add_pub_command(CLI::App& app);
 CommandRunner add_sub_command(CLI::App& app);
+CommandRunner add_bench_command(CLI::App& app);
 
 }  // namespace herald::tools

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     CommandRunner pub = add_pub_command(app);
     CommandRunner sub = add_sub_command(app);
+    CommandRunner bench = add_bench_command(app);
 
     // CLI11 takes a vector of arguments in reverse order, without the program name.
     std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);
@@ -31,5 +32,6 @@ int main(int argc, char** argv) {
     }
     if (app.got_subcommand("pub")) return pub(properties);
     if (app.got_subcommand("sub")) return sub(properties);
+    if (app.got_subcommand("bench")) return bench(properties);
     return 1;
 }

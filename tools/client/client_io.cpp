@@ -37,6 +37,14 @@ void Client::connect() {
         start_unix();
         return;
     }
+    // An address literal needs no resolver: skipping the thread-pool round trip matters when
+    // thousands of clients connect at once (herald bench conns / churn).
+    struct sockaddr_storage literal;
+    if (uv_ip4_addr(options_.host.c_str(), options_.port, reinterpret_cast<sockaddr_in*>(&literal)) == 0 ||
+        uv_ip6_addr(options_.host.c_str(), options_.port, reinterpret_cast<sockaddr_in6*>(&literal)) == 0) {
+        start_tcp(reinterpret_cast<const sockaddr*>(&literal));
+        return;
+    }
     state_ = ClientState::Resolving;
     resolve_req_.data = this;
     struct addrinfo hints;

@@ -1,0 +1,173 @@
+# `herald bench` end to end: small runs of every scenario against a real broker (make_broker)
+# whose counters must add up — every QoS 1/2 message delivered once, in order — a JSON report
+# that parses, the loopback-only and descriptor-limit refusals, and a cross-check with a tool
+# others wrote: mosquitto_sub, subscribed beside the bench's own subscriber, must receive
+# exactly as many messages as the bench says it published.
+#
+# The binary: env HERALD (default build/tools/herald). Run with /usr/bin/python3 -m pytest.
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HERALD = os.environ.get("HERALD") or str(REPO_ROOT / "build" / "tools" / "herald")
+if not os.path.isabs(HERALD):
+    HERALD = str((REPO_ROOT / HERALD).resolve()) if not Path(HERALD).exists() else str(Path(HERALD).resolve())
+
+pytestmark = pytest.mark.skipif(not os.access(HERALD, os.X_OK), reason=f"herald binary not found at {HERALD}")
+
+TIMEOUT = 30  # a safety net per bench run; each is expected to take a few seconds at most
+
+
+def bench(broker, *args, check=True, prefix=()):
+    """Runs `herald bench ... --json` against the broker; returns (report dict or None, process)."""
+    cmd = list(prefix) + [HERALD, "bench", *map(str, args), "-p", str(broker.port), "--json", "--quiet"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    report = None
+    lines = p.stdout.strip().splitlines()
+    if lines:
+        report = json.loads(lines[-1])
+    if check:
+        assert p.returncode == 0, f"{cmd} exited {p.returncode}:\n{p.stdout}\n{p.stderr}"
+        assert report is not None and report["error"] is None, p.stderr
+    return report, p
+
+
+def assert_exact(r, subscribers=1):
+    """Every message published arrived once at every subscriber, in order."""
+    assert r["sent"] > 0
+    assert r["expected"] == r["sent"] * subscribers
+    assert r["received"] == r["expected"], r
+    assert r["lost"] == 0 and r["duplicates"] == 0 and r["reordered"] == 0, r
+    assert r["delivered"] == r["published"] * subscribers, r
+
+
+@pytest.mark.parametrize("qos", [1, 2])
+@pytest.mark.parametrize("version", ["311", "5"])
+def test_fanin_delivers_every_message_once_in_order(make_broker, qos, version):
+    broker = make_broker()
+    r, _ = bench(broker, "fanin", "-P", 4, "-n", 2000, "-q", qos, "-V", version)
+    assert r["scenario"] == "fanin" and r["publishers"] == 4 and r["subscribers"] == 1
+    assert r["published"] == 2000
+    assert_exact(r)
+    lat = r["latency_us"]
+    assert lat["count"] == 2000
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p99.9"] <= lat["max"]
+
+
+@pytest.mark.parametrize("qos", [1, 2])
+def test_fanout_delivers_to_every_subscriber(make_broker, qos):
+    broker = make_broker()
+    r, _ = bench(broker, "fanout", "-S", 10, "-n", 300, "-q", qos)
+    assert r["published"] == 300 and r["subscribers"] == 10
+    assert_exact(r, subscribers=10)
+
+
+def test_qos0_closed_loop_is_windowed_and_counted(make_broker):
+    # QoS 0 may legally be dropped, but the window keeps the bench from flooding the broker:
+    # at this size nothing should be lost; duplicates and reorderings never happen.
+    broker = make_broker()
+    r, _ = bench(broker, "fanin", "-P", 2, "-n", 20000, "-w", 200)
+    assert r["published"] == 20000 and r["window"] == 200
+    assert r["duplicates"] == 0 and r["reordered"] == 0
+    assert r["received"] + r["lost"] == r["expected"]
+    assert r["lost"] == 0
+
+
+def test_fixed_rate_and_warmup(make_broker):
+    broker = make_broker()
+    r, _ = bench(broker, "fanin", "-P", 2, "-q", 1, "-r", 2000, "-d", 1, "--warmup", 0.5)
+    # 2000/s for 1 s measured after 0.5 s of warmup: the measured part excludes the warmup.
+    assert 1700 <= r["published"] <= 2300, r
+    assert 2700 <= r["sent"] <= 3300, r
+    assert 1600 <= r["publish_rate"] <= 2400
+    assert_exact(r)
+
+
+def test_chat_pairs_deliver_to_inboxes(make_broker):
+    broker = make_broker()
+    r, _ = bench(broker, "chat", "-U", 50, "-r", 4000, "-n", 2000, "-q", 1)
+    assert r["users"] == 50 and r["sent"] == 2000
+    assert_exact(r)
+
+
+def test_conns_reports_rate_and_broker_memory(make_broker):
+    broker = make_broker()
+    r, _ = bench(broker, "conns", "-c", 300, "--pid", broker.pid)
+    assert r["connections"] == 300
+    assert r["connects_per_s"] > 0
+    assert r["rss_before_kb"] > 0 and r["rss_after_kb"] >= r["rss_before_kb"]
+    assert r["bytes_per_connection"] is not None
+
+
+@pytest.mark.skipif(not shutil.which("prlimit"), reason="prlimit not installed")
+def test_conns_stops_clearly_at_the_descriptor_limit(make_broker):
+    broker = make_broker()
+    r, p = bench(broker, "conns", "-c", 1000, prefix=["prlimit", "--nofile=200:200"])
+    assert "this process may hold at most 200 file descriptors" in p.stderr
+    assert 100 < r["connections"] < 200
+    assert any(n.startswith(f"stopping at {r['connections']} connections") for n in r["notes"])
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+def test_churn_counts_every_will(make_broker, qos):
+    broker = make_broker()
+    r, _ = bench(broker, "churn", "-n", 300, "-c", 20, "-q", qos)
+    assert r["connections"] == 300
+    assert r["wills_expected"] == 300
+    assert r["wills_seen"] == 300 and r["wills_lost"] == 0 and r["wills_duplicate"] == 0
+
+
+def test_refuses_a_target_off_loopback():
+    p = subprocess.run([HERALD, "bench", "fanin", "-h", "192.0.2.1", "-p", "1883"], capture_output=True,
+                       text=True, timeout=TIMEOUT)
+    assert p.returncode == 1
+    assert "loopback only" in p.stderr
+
+
+def test_text_report_and_progress(make_broker):
+    broker = make_broker()
+    p = subprocess.run([HERALD, "bench", "fanin", "-P", "2", "-q", "1", "-d", "1.5", "-p", str(broker.port)],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    assert "latency (ms)" in p.stdout and "p99.9" in p.stdout and "lost 0, duplicates 0, reordered 0" in p.stdout
+    assert "fanin " in p.stderr and "delivered" in p.stderr  # at least one progress line
+
+
+@pytest.mark.skipif(not shutil.which("mosquitto_sub") or not shutil.which("stdbuf"),
+                    reason="mosquitto_sub or stdbuf not installed")
+def test_cross_check_with_mosquitto_sub(make_broker, tmp_path):
+    broker = make_broker()
+    topic = f"xcheck/{os.getpid()}/fanin"
+    n = 4 * 500
+    out_path = tmp_path / "mosquitto_sub.out"
+    # -F %t prints only the topic: one line per message whatever bytes the payload holds.
+    # -d makes it say when its SUBACK has arrived, so the bench starts only after that; stdbuf
+    # line-buffers it; a file (not a pipe nobody reads meanwhile) never blocks it.
+    with open(out_path, "w") as out:
+        sub = subprocess.Popen(["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port),
+                                "-t", topic, "-q", "1", "-C", str(n), "-W", "20", "-F", "%t", "-d"],
+                               stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 5
+        while "SUBACK" not in out_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "SUBACK" in out_path.read_text(), out_path.read_text()
+        # At a fixed rate that mosquitto_sub (printing a debug line per packet) keeps up with:
+        # the window bounds only the bench's own subscriber, and a broker may legally drop
+        # messages once a slow consumer's queue is full.
+        r, _ = bench(broker, "fanin", "-P", 4, "-n", n, "-q", 1, "-t", topic, "-r", 5000)
+        sub.wait(timeout=15)
+    finally:
+        if sub.poll() is None:
+            sub.kill()
+            sub.wait()
+    received_by_mosquitto_sub = sum(1 for x in out_path.read_text().splitlines() if x == topic)
+    assert sub.returncode == 0
+    assert r["published"] == n
+    assert received_by_mosquitto_sub == r["published"] == r["received"]

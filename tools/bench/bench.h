@@ -1,0 +1,88 @@
+// What a `herald bench` run is asked to do (BenchConfig) and what it found (BenchResult), plus
+// the entry points of the scenarios. The scenarios share one libuv loop on one thread: the load
+// generator must stay cheaper than the broker it measures, so everything here is batched and
+// allocation-free per message.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "broker/mqtt/packets.h"
+#include "tools/bench/histogram.h"
+
+namespace herald::tools::bench {
+
+struct BenchConfig {
+    std::string scenario;           // conns | fanin | fanout | chat | churn
+    std::string host = "127.0.0.1";
+    std::string address;            // `host` resolved and checked to be loopback (numeric)
+    bool ipv6 = false;
+    uint16_t port = 1883;
+    mqtt::ProtocolVersion version = mqtt::ProtocolVersion::V5;
+    uint8_t qos = 0;
+    size_t size = 64;               // payload bytes (at least the 16-byte header)
+    double rate = 0;                // total messages (or connects, for churn) per second; 0 = closed loop
+    double duration = 10;           // seconds of measurement; bounded whatever else is asked
+    uint64_t count = 0;             // total messages to publish (conns/churn: connections); 0 = no count
+    bool duration_given = false;
+    double warmup = 0;              // seconds of load before measuring
+    int publishers = 0;             // 0: the scenario's default
+    int subscribers = 0;
+    int users = 0;
+    int connections = 0;            // conns: idle connections; churn: connections at once
+    size_t window = 1000;           // messages in flight per subscriber (closed loop)
+    size_t inflight = 20;           // QoS 1/2 unacknowledged per publisher under 3.1.1 (5.0: the
+                                    // server's Receive Maximum), as paho and mosquitto clients do
+    std::string topic;              // fanin / fanout topic (default herald-bench/<run>/<scenario>)
+    int broker_pid = 0;             // --pid: read the broker's VmRSS
+    bool json = false;
+    bool progress = true;
+    std::string run_id;             // client id / topic prefix of this run
+};
+
+// Per-publisher counters of the receiving side, summed over a run.
+struct FlowCounters {
+    uint64_t sent = 0;         // messages published, warmup included
+    uint64_t expected = 0;     // deliveries that should arrive (sent x subscribers)
+    uint64_t received = 0;     // unique deliveries
+    uint64_t duplicates = 0;
+    uint64_t reordered = 0;    // arrived after a later message of the same stream
+};
+
+struct BenchResult {
+    std::string scenario;
+    std::string error;         // non-empty: the run failed (printed, exit status 1)
+    std::vector<std::string> notes;  // said on stderr and in the JSON (e.g. the fd limit)
+    // Message scenarios: the measured phase only (after warmup).
+    double seconds = 0;          // publishing, from the end of warmup to the last publish
+    double delivery_seconds = 0; // from the end of warmup to the last measured delivery
+    uint64_t published = 0;
+    uint64_t delivered = 0;
+    FlowCounters flow;         // whole run, for losses / duplicates / order
+    Histogram latency;         // nanoseconds, measured phase
+    // conns / churn.
+    uint64_t connections = 0;  // conns: established; churn: connect+drop cycles
+    double connect_seconds = 0;
+    long rss_before_kb = -1, rss_after_kb = -1;
+    uint64_t wills_expected = 0, wills_seen = 0, wills_duplicate = 0;
+    // Parameters echoed in the report.
+    int publishers = 0, subscribers = 0, users = 0;
+};
+
+// Fills config.address (and ipv6) from config.host; refuses anything not on loopback.
+bool resolve_loopback(BenchConfig& config, std::string& error);
+// Raises RLIMIT_NOFILE to the hard limit; returns how many more descriptors this process may open.
+long raise_fd_limit(long* hard_limit);
+// The broker's resident memory in kB from /proc/PID/status, -1 when unreadable.
+long read_rss_kb(int pid);
+
+BenchResult run_flow(const BenchConfig& config);   // fanin, fanout, chat
+BenchResult run_conns(const BenchConfig& config);  // conns
+BenchResult run_churn(const BenchConfig& config);  // churn
+
+// The report: text for people, one JSON object for scripts.
+void print_text(const BenchConfig& config, const BenchResult& result);
+void print_json(const BenchConfig& config, const BenchResult& result);
+
+}  // namespace herald::tools::bench

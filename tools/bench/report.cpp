@@ -1,0 +1,133 @@
+// The end-of-run report: a few aligned lines for people, or one JSON object for scripts
+// (bench/compare and the tests read it; keep the field names stable).
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "tools/bench/bench.h"
+
+namespace herald::tools::bench {
+
+namespace {
+
+bool is_flow(const std::string& s) { return s == "fanin" || s == "fanout" || s == "chat"; }
+
+double per_second(uint64_t n, double seconds) { return seconds > 0 ? double(n) / seconds : 0; }
+
+double us(uint64_t ns) { return double(ns) / 1000.0; }
+
+long bytes_per_connection(const BenchResult& r) {
+    if (r.rss_before_kb < 0 || r.rss_after_kb < 0 || r.connections == 0) return -1;
+    return (r.rss_after_kb - r.rss_before_kb) * 1024 / long(r.connections);
+}
+
+uint64_t lost(const BenchResult& r) {
+    return r.flow.expected > r.flow.received ? r.flow.expected - r.flow.received : 0;
+}
+
+}  // namespace
+
+void print_json(const BenchConfig& c, const BenchResult& r) {
+    nlohmann::ordered_json j;
+    j["scenario"] = r.scenario;
+    j["broker"] = c.address + ":" + std::to_string(c.port);
+    j["protocol"] = c.version == mqtt::ProtocolVersion::V5 ? "5" : "311";
+    j["qos"] = c.qos;
+    j["size"] = c.size;
+    if (is_flow(r.scenario)) {
+        j["rate"] = c.rate > 0 ? nlohmann::ordered_json(c.rate) : nlohmann::ordered_json(nullptr);
+        j["window"] = c.window;
+        if (r.scenario == "chat") {
+            j["users"] = r.users;
+        } else {
+            j["publishers"] = r.publishers;
+            j["subscribers"] = r.subscribers;
+        }
+        j["warmup"] = c.warmup;
+        j["seconds"] = r.seconds;
+        j["delivery_seconds"] = r.delivery_seconds;
+        j["published"] = r.published;
+        j["delivered"] = r.delivered;
+        j["publish_rate"] = per_second(r.published, r.seconds);
+        j["delivery_rate"] = per_second(r.delivered, r.delivery_seconds);
+        const Histogram& h = r.latency;
+        j["latency_us"] = {{"count", h.count()},
+                           {"mean", h.mean() / 1000.0},
+                           {"p50", us(h.percentile(0.50))},
+                           {"p90", us(h.percentile(0.90))},
+                           {"p99", us(h.percentile(0.99))},
+                           {"p99.9", us(h.percentile(0.999))},
+                           {"max", us(h.max())}};
+        j["sent"] = r.flow.sent;
+        j["expected"] = r.flow.expected;
+        j["received"] = r.flow.received;
+        j["lost"] = lost(r);
+        j["duplicates"] = r.flow.duplicates;
+        j["reordered"] = r.flow.reordered;
+    } else {
+        j["connections"] = r.connections;
+        j["seconds"] = r.connect_seconds;
+        j["connects_per_s"] = per_second(r.connections, r.connect_seconds);
+        if (r.scenario == "conns") {
+            j["rss_before_kb"] = r.rss_before_kb;
+            j["rss_after_kb"] = r.rss_after_kb;
+            long b = bytes_per_connection(r);
+            j["bytes_per_connection"] = b >= 0 ? nlohmann::ordered_json(b) : nlohmann::ordered_json(nullptr);
+        } else {
+            j["wills_expected"] = r.wills_expected;
+            j["wills_seen"] = r.wills_seen;
+            j["wills_lost"] = r.wills_expected > r.wills_seen ? r.wills_expected - r.wills_seen : 0;
+            j["wills_duplicate"] = r.wills_duplicate;
+        }
+    }
+    j["notes"] = r.notes;
+    j["error"] = r.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.error);
+    std::printf("%s\n", j.dump().c_str());
+}
+
+void print_text(const BenchConfig& c, const BenchResult& r) {
+    const char* v = c.version == mqtt::ProtocolVersion::V5 ? "5" : "3.1.1";
+    std::printf("herald bench %s against %s:%u (MQTT %s, QoS %u, %zu-byte payloads)\n", r.scenario.c_str(),
+                c.address.c_str(), c.port, v, c.qos, c.size);
+    if (is_flow(r.scenario)) {
+        if (r.scenario == "chat")
+            std::printf("  users            %d, %.0f msg/s offered\n", r.users, c.rate > 0 ? c.rate : 10000.0);
+        else
+            std::printf("  clients          %d publisher(s) -> %d subscriber(s), %s\n", r.publishers, r.subscribers,
+                        c.rate > 0 ? ("fixed rate " + std::to_string(long(c.rate)) + " msg/s").c_str()
+                                   : ("closed loop, window " + std::to_string(c.window)).c_str());
+        std::printf("  measured         %.2f s%s\n", r.seconds,
+                    c.warmup > 0 ? (" after " + std::to_string(c.warmup).substr(0, 4) + " s warmup").c_str() : "");
+        std::printf("  published        %llu (%.0f msg/s)\n", (unsigned long long)r.published,
+                    per_second(r.published, r.seconds));
+        std::printf("  delivered        %llu (%.0f msg/s)\n", (unsigned long long)r.delivered,
+                    per_second(r.delivered, r.delivery_seconds));
+        const Histogram& h = r.latency;
+        std::printf("  latency (ms)     p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n",
+                    us(h.percentile(0.5)) / 1000, us(h.percentile(0.9)) / 1000, us(h.percentile(0.99)) / 1000,
+                    us(h.percentile(0.999)) / 1000, us(h.max()) / 1000);
+        std::printf("  whole run        sent %llu, expected %llu, received %llu: lost %llu, duplicates %llu, "
+                    "reordered %llu\n",
+                    (unsigned long long)r.flow.sent, (unsigned long long)r.flow.expected,
+                    (unsigned long long)r.flow.received, (unsigned long long)lost(r),
+                    (unsigned long long)r.flow.duplicates, (unsigned long long)r.flow.reordered);
+    } else {
+        std::printf("  connections      %llu in %.2f s (%.0f connects/s)\n", (unsigned long long)r.connections,
+                    r.connect_seconds, per_second(r.connections, r.connect_seconds));
+        if (r.scenario == "conns") {
+            long b = bytes_per_connection(r);
+            if (b >= 0)
+                std::printf("  broker memory    VmRSS %ld kB -> %ld kB: %ld bytes per connection\n", r.rss_before_kb,
+                            r.rss_after_kb, b);
+            else
+                std::printf("  broker memory    (give --pid PID of the broker to measure it)\n");
+        } else {
+            std::printf("  wills            expected %llu, seen %llu, duplicates %llu\n",
+                        (unsigned long long)r.wills_expected, (unsigned long long)r.wills_seen,
+                        (unsigned long long)r.wills_duplicate);
+        }
+    }
+    for (const auto& n : r.notes) std::printf("  note: %s\n", n.c_str());
+}
+
+}  // namespace herald::tools::bench

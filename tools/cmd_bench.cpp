@@ -1,0 +1,128 @@
+// `herald bench SCENARIO`: load a broker on loopback and report what it did — connect rates,
+// memory per connection, deliveries per second, latency percentiles, losses. The scenarios
+// live in tools/bench/; this file is the command line.
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <random>
+
+#include "tools/bench/bench.h"
+#include "tools/bench/payload.h"
+#include "tools/cli_common.h"
+#include "tools/commands.h"
+
+namespace herald::tools {
+
+namespace {
+
+struct BenchFlags {
+    bench::BenchConfig config;
+    int port = 1883;
+    int qos = 0;
+    std::string version = "5";
+    int window = 1000;
+    bool quiet = false;
+};
+
+int run_bench(BenchFlags& f, const CLI::App& cmd) {
+    bench::BenchConfig& c = f.config;
+    c.port = uint16_t(f.port);
+    c.qos = uint8_t(f.qos);
+    c.window = size_t(f.window);
+    c.duration_given = cmd.count("--duration") > 0;
+    c.progress = !f.quiet;
+    if (f.version == "5" || f.version == "mqttv5")
+        c.version = mqtt::ProtocolVersion::V5;
+    else if (f.version == "311" || f.version == "mqttv311")
+        c.version = mqtt::ProtocolVersion::V311;
+    else {
+        print_error("unknown protocol version '" + f.version + "' (5 or 311)");
+        return kExitError;
+    }
+    if (c.size < bench::kHeaderSize) {
+        std::fprintf(stderr, "note: --size %zu is below the 16-byte bench header: using 16\n", c.size);
+        c.size = bench::kHeaderSize;
+    }
+    std::string error;
+    if (!bench::resolve_loopback(c, error)) {
+        print_error(error);
+        return kExitError;
+    }
+    std::random_device rd;
+    c.run_id = std::to_string(getpid()) + "x" + std::to_string(rd() % 100000);
+
+    bench::BenchResult r;
+    if (c.scenario == "conns")
+        r = bench::run_conns(c);
+    else if (c.scenario == "churn")
+        r = bench::run_churn(c);
+    else
+        r = bench::run_flow(c);
+
+    for (const auto& n : r.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+    bool nothing_done = r.flow.sent == 0 && r.connections == 0;
+    if (c.json)
+        bench::print_json(c, r);
+    else if (r.error.empty() || !nothing_done)
+        bench::print_text(c, r);
+    std::fflush(stdout);
+    if (!r.error.empty()) {
+        print_error(r.error);
+        return kExitError;
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+CommandRunner add_bench_command(CLI::App& app) {
+    auto f = std::make_shared<BenchFlags>();
+    CLI::App* cmd = app.add_subcommand("bench", "Load a broker on loopback and measure it");
+    cmd->set_help_flag("--help", "Print this help message and exit");
+    bench::BenchConfig& c = f->config;
+    cmd->add_option("scenario", c.scenario, "conns | fanin | fanout | chat | churn")
+        ->required()
+        ->check(CLI::IsMember({"conns", "fanin", "fanout", "chat", "churn"}));
+    cmd->add_option("-h,--host", c.host, "Broker host (must be loopback)")->capture_default_str();
+    cmd->add_option("-p,--port", f->port, "Broker port")->capture_default_str()->check(CLI::Range(1, 65535));
+    cmd->add_option("-V,--protocol-version", f->version, "5 | 311")->capture_default_str();
+    cmd->add_option("-q,--qos", f->qos, "QoS of publishes and subscriptions")->capture_default_str()->check(CLI::Range(0, 2));
+    cmd->add_option("-s,--size", c.size, "Payload bytes (at least 16)")->capture_default_str();
+    cmd->add_option("-r,--rate", c.rate,
+                    "Fixed total rate, messages (churn: connects) per second; default closed loop (chat: 10000)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("-d,--duration", c.duration, "Seconds to measure (the run is always bounded)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("-n,--count", c.count, "Messages to publish in all (conns: connections; churn: cycles)");
+    cmd->add_option("--warmup", c.warmup, "Seconds of load before measuring")->check(CLI::NonNegativeNumber);
+    cmd->add_option("-P,--publishers", c.publishers, "Publishers (fanin default 8, fanout 1)")->check(CLI::PositiveNumber);
+    cmd->add_option("-S,--subscribers", c.subscribers, "Subscribers (fanin default 1, fanout 100)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("-U,--users", c.users, "chat: users (default 1000)")->check(CLI::Range(2, 1000000));
+    cmd->add_option("-c,--connections", c.connections,
+                    "conns: idle connections (default 1000); churn: connections at once (default 50)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("-w,--window", f->window, "Closed loop: messages in flight per subscriber")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 10000000));
+    cmd->add_option("--inflight", c.inflight,
+                    "QoS 1/2 messages unacknowledged per publisher with -V 311 (5.0 uses the server's Receive Maximum)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 65535));
+    cmd->add_option("-t,--topic", c.topic, "fanin/fanout topic (default herald-bench/RUN/SCENARIO)");
+    cmd->add_option("--pid", c.broker_pid, "conns: the broker's pid, to read its memory from /proc");
+    cmd->add_flag("--json", c.json, "Print one JSON object instead of the text report");
+    cmd->add_flag("--quiet", f->quiet, "No progress lines on stderr");
+    cmd->footer(
+        "Scenarios:\n"
+        "  conns   N idle connections (-c), spread over 127.0.0.x sources; connects/s, broker memory (--pid)\n"
+        "  fanin   P publishers -> 1 subscriber on one topic\n"
+        "  fanout  1 publisher -> N subscribers on one topic\n"
+        "  chat    U users subscribed to users/{u}/#, random pairs publish users/{to}/{from} at --rate\n"
+        "  churn   clients with a will connect and drop without DISCONNECT; a watcher counts the wills");
+    return [f, cmd](const std::vector<PropertyArg>&) { return run_bench(*f, *cmd); };
+}
+
+}  // namespace herald::tools
