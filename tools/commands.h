@@ -17,5 +17,7 @@ using CommandRunner = std::function<int(const std::vector<PropertyArg>& properti
 CommandRunner add_pub_command(CLI::App& app);
 CommandRunner add_sub_command(CLI::App& app);
 CommandRunner add_bench_command(CLI::App& app);
+CommandRunner add_presence_command(CLI::App& app);
+CommandRunner add_chat_command(CLI::App& app);
 
 }  // namespace herald::tools

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
     CommandRunner pub = add_pub_command(app);
     CommandRunner sub = add_sub_command(app);
     CommandRunner bench = add_bench_command(app);
+    CommandRunner presence = add_presence_command(app);
+    CommandRunner chat = add_chat_command(app);
 
     // CLI11 takes a vector of arguments in reverse order, without the program name.
     std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);
@@ -33,5 +35,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("pub")) return pub(properties);
     if (app.got_subcommand("sub")) return sub(properties);
     if (app.got_subcommand("bench")) return bench(properties);
+    if (app.got_subcommand("presence")) return presence(properties);
+    if (app.got_subcommand("chat")) return chat(properties);
     return 1;
 }
