@@ -9,7 +9,8 @@ set_name=${1:-run}
 run_pkgs=(build-essential g++ meson ninja-build pkg-config libuv1-dev libssl-dev
           nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
           doctest-dev libsqlite3-dev)
-test_pkgs=(mosquitto mosquitto-clients python3-paho-mqtt python3-pytest clang libclang-rt-14-dev)
+test_pkgs=(mosquitto mosquitto-clients python3-paho-mqtt python3-pytest python3-pytest-xdist tmux
+           clang libclang-rt-14-dev)
 
 case "$set_name" in
   run)  pkgs=("${run_pkgs[@]}") ;;

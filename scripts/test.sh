@@ -6,7 +6,9 @@
 # libFuzzer targets (clang, build-fuzz/) for FUZZ_SECONDS each. A failing stage does not stop the
 # others. Every test case is counted; the last line is "N passed, N failed" and the exit status
 # is 1 when anything failed.
-# Environment: JOBS (ninja parallelism, 2), FUZZ_SECONDS (30), PYTEST_ARGS (extra pytest args),
+# Environment: JOBS (ninja parallelism, 2), FUZZ_SECONDS (30), PYTEST_WORKERS (4: the integration
+# tests mostly wait on sockets and timers, so they run side by side with pytest-xdist; each starts
+# its own broker on its own port), PYTEST_ARGS (extra pytest args),
 # STAGES (a subset of "build asan fuzz", default all of them).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -57,7 +59,8 @@ integration_tests() {  # integration_tests DIR LABEL
   rm -f "$xml"
   # shellcheck disable=SC2086
   HERALD_TEST_BROKER=heraldd HERALDD="$ROOT/$dir/broker/heraldd" \
-    $PY -m pytest tests/integration -q --junitxml="$xml" ${PYTEST_ARGS:-}
+    $PY -m pytest tests/integration -q -n "${PYTEST_WORKERS:-4}" -p no:cacheprovider \
+      --junitxml="$xml" ${PYTEST_ARGS:-}
   read -r p f < <($PY scripts/count_results.py junit "$xml")
   record "integration ($label)" "$p" "$f"
 }
