@@ -14,23 +14,16 @@
 #include <sstream>
 #include <vector>
 
+#include "broker/auth/base64.h"
+#include "broker/auth/password_hash.h"
+
 namespace herald::auth {
 
 namespace {
 
-// Standard base64 with '=' padding (what mosquitto writes). False on bad input.
-bool base64_decode(std::string_view in, std::string& out) {
-    if (in.empty() || in.size() % 4 != 0 || in.size() > 4096) return false;
-    std::vector<unsigned char> buf(in.size() / 4 * 3 + 1);
-    int n = EVP_DecodeBlock(buf.data(), reinterpret_cast<const unsigned char*>(in.data()),
-                            static_cast<int>(in.size()));
-    if (n < 0) return false;
-    // EVP_DecodeBlock counts the padding as zero bytes: take them off.
-    size_t pad = 0;
-    if (in.back() == '=') pad++;
-    if (in.size() >= 2 && in[in.size() - 2] == '=') pad++;
-    out.assign(reinterpret_cast<const char*>(buf.data()), static_cast<size_t>(n) - pad);
-    return true;
+// Standard base64 as mosquitto writes it (base64.h does the strict decoding). False on bad input.
+bool decode_field(std::string_view in, std::string& out) {
+    return !in.empty() && in.size() <= 4096 && base64_decode(in, out);
 }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -57,7 +50,7 @@ bool parse_hash(std::string_view text, PasswordFile::Entry& e, std::string& what
     auto parts = split(text, '$');  // "", "7", iter, salt, hash
     if (parts.size() == 4 && parts[1] == "6") {
         e.kind = Kind::Sha512;
-        if (!base64_decode(parts[2], e.salt) || !base64_decode(parts[3], e.hash)) {
+        if (!decode_field(parts[2], e.salt) || !decode_field(parts[3], e.hash)) {
             what = "bad base64 in $6$ hash";
             return false;
         }
@@ -67,11 +60,12 @@ bool parse_hash(std::string_view text, PasswordFile::Entry& e, std::string& what
         e.kind = Kind::Pbkdf2Sha512;
         auto [p, ec] = std::from_chars(parts[2].data(), parts[2].data() + parts[2].size(),
                                        e.iterations);
-        if (ec != std::errc() || p != parts[2].data() + parts[2].size() || e.iterations < 1) {
+        if (ec != std::errc() || p != parts[2].data() + parts[2].size() || e.iterations < 1 ||
+            static_cast<uint32_t>(e.iterations) > kMaxPbkdf2Iterations) {
             what = "bad iteration count in $7$ hash";
             return false;
         }
-        if (!base64_decode(parts[3], e.salt) || !base64_decode(parts[4], e.hash)) {
+        if (!decode_field(parts[3], e.salt) || !decode_field(parts[4], e.hash)) {
             what = "bad base64 in $7$ hash";
             return false;
         }
@@ -163,10 +157,8 @@ bool PasswordFile::check(std::string_view user, std::string_view password) const
         case Entry::Kind::Pbkdf2Sha512: {
             if (e.hash.empty() || e.hash.size() > sizeof(digest)) return false;
             digest_len = e.hash.size();
-            if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
-                                  reinterpret_cast<const unsigned char*>(e.salt.data()),
-                                  static_cast<int>(e.salt.size()), e.iterations, EVP_sha512(),
-                                  static_cast<int>(digest_len), digest) != 1)
+            if (!pbkdf2_sha512(password, e.salt, static_cast<uint32_t>(e.iterations), digest,
+                               digest_len))
                 return false;
             break;
         }

@@ -1,0 +1,166 @@
+// Migrations 1..kSchemaVersion. Each is SQL run once, in order, inside the opening transaction.
+//
+// Tables that hold payloads (retained, session_messages, stream_entries) keep their rowid:
+// SQLite's WITHOUT ROWID suits small rows only. Booleans and enums are stored as integers or
+// as the short texts of records.cpp.
+#include "storage/schema.h"
+
+#include <string>
+
+namespace herald::storage {
+namespace {
+
+// Migration 1: every table of the first release.
+constexpr const char* kMigration1 = R"sql(
+CREATE TABLE users (
+    name TEXT PRIMARY KEY NOT NULL,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'user')),
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- a symmetric pair stored once, in canonical order (user_a < user_b)
+CREATE TABLE contacts (
+    user_a TEXT NOT NULL,
+    user_b TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_a, user_b),
+    CHECK (user_a < user_b)
+) WITHOUT ROWID;
+CREATE TABLE groups (
+    name TEXT PRIMARY KEY NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE group_members (
+    group_name TEXT NOT NULL,
+    user TEXT NOT NULL,
+    joined_at INTEGER NOT NULL,
+    PRIMARY KEY (group_name, user)
+) WITHOUT ROWID;
+CREATE TABLE bans (
+    user TEXT PRIMARY KEY NOT NULL,
+    until_ms INTEGER NOT NULL,
+    reason TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE devices (
+    user TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    last_seen_ms INTEGER NOT NULL,
+    PRIMARY KEY (user, client_id)
+) WITHOUT ROWID;
+CREATE TABLE retained (
+    topic TEXT PRIMARY KEY NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    properties BLOB,
+    expiry_at_wall_ms INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+    client_id TEXT PRIMARY KEY NOT NULL,
+    username TEXT,
+    expiry_interval INTEGER NOT NULL,
+    disconnected_at_wall_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE session_subscriptions (
+    client_id TEXT NOT NULL,
+    filter TEXT NOT NULL,
+    options INTEGER NOT NULL,
+    subscription_id INTEGER NOT NULL,
+    PRIMARY KEY (client_id, filter)
+) WITHOUT ROWID;
+CREATE TABLE session_messages (
+    client_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'inflight_publish', 'inflight_pubrel')),
+    packet_id INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    properties BLOB,
+    expiry_at_wall_ms INTEGER NOT NULL,
+    PRIMARY KEY (client_id, seq)
+);
+CREATE TABLE stream_entries (
+    stream TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    properties BLOB,
+    sender TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    expiry_at_wall_ms INTEGER NOT NULL,
+    PRIMARY KEY (stream, seq)
+);
+CREATE TABLE cursors (
+    stream TEXT NOT NULL,
+    user TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (stream, user, client_id)
+) WITHOUT ROWID;
+CREATE TABLE presence (
+    user TEXT PRIMARY KEY NOT NULL,
+    seq INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    text TEXT NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+// Migration 2: indexes for the lookups by the second column: a user's contacts where the
+// user is user_b, the groups of a user (group co-members for presence visibility), and
+// expired stream entries and bans.
+constexpr const char* kMigration2 = R"sql(
+CREATE INDEX contacts_by_b ON contacts (user_b, user_a);
+CREATE INDEX group_members_by_user ON group_members (user, group_name);
+CREATE INDEX stream_entries_by_expiry ON stream_entries (expiry_at_wall_ms) WHERE expiry_at_wall_ms > 0;
+CREATE INDEX bans_by_until ON bans (until_ms);
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
+
+}  // namespace
+
+Result<int> schema_version(Db& db) {
+    Query exists = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
+    bool has_table = exists.next();
+    if (!exists.status().ok()) return exists.status();
+    if (!has_table) return 0;
+    Query q = db.query("SELECT max(version) FROM schema_version");
+    int version = q.next() ? static_cast<int>(q.i64(0)) : 0;
+    if (!q.status().ok()) return q.status();
+    return version;
+}
+
+Status migrate(Db& db) {
+    // IMMEDIATE: take the write lock before reading the version, so that two processes opening
+    // one file cannot both run a migration.
+    if (Status s = db.exec("BEGIN IMMEDIATE"); !s) return s;
+    auto fail = [&db](Status s) {
+        db.exec("ROLLBACK");
+        return s;
+    };
+    Result<int> version = schema_version(db);
+    if (!version) return fail(version.status());
+    int from = version.value();
+    if (from > kSchemaVersion)
+        return fail(Status::db_error("it was written by a newer heraldd (schema version " + std::to_string(from) +
+                                     "; this heraldd knows up to " + std::to_string(kSchemaVersion) + ")"));
+    if (from == kSchemaVersion) return db.exec("COMMIT");
+    if (from == 0) {
+        if (Status s = db.exec("CREATE TABLE schema_version (version INTEGER NOT NULL)"); !s) return fail(s);
+    }
+    for (int v = from + 1; v <= kSchemaVersion; ++v) {
+        if (Status s = db.exec(kMigrations[v - 1]); !s)
+            return fail(Status::db_error("migration " + std::to_string(v) + " failed: " + s.message()));
+    }
+    if (Status s = db.exec("DELETE FROM schema_version"); !s) return fail(s);
+    Query q = db.query("INSERT INTO schema_version (version) VALUES (?1)");
+    if (Status s = q.bind(1, kSchemaVersion).run(); !s) return fail(s);
+    if (Status s = db.exec("COMMIT"); !s) return fail(s);
+    return {};
+}
+
+}  // namespace herald::storage

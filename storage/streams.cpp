@@ -1,0 +1,87 @@
+// The stream_entries and cursors tables (SPEC 5): each user's and group's ordered log of
+// messages, and how far each device has acknowledged it.
+#include "storage/row_codec.h"
+#include "storage/tables.h"
+
+namespace herald::storage::streams {
+
+Status append(Db& db, const StreamEntryRecord& e) {
+    thread_local std::string props;
+    Query q = db.query(
+        "INSERT INTO stream_entries (stream, seq, topic, payload, qos, properties, sender, ts_ms, expiry_at_wall_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (stream, seq) DO NOTHING");
+    q.bind(1, e.stream).bind(2, e.seq).bind(3, e.topic).bind_blob(4, detail::payload_view(e.payload)).bind(5, int{e.qos});
+    detail::bind_props(q, 6, e.props, props);
+    if (Status s = q.bind(7, e.sender).bind(8, e.ts_ms).bind(9, e.expiry_at_wall_ms).run(); !s) return s;
+    if (db.changes() == 0)
+        return Status::error(Code::Exists,
+                             "stream '" + e.stream + "' already has an entry " + std::to_string(e.seq));
+    return {};
+}
+
+Result<std::vector<StreamEntryRecord>> read(Db& db, std::string_view stream, uint64_t after_seq, size_t limit) {
+    Query q = db.query(
+        "SELECT stream, seq, topic, payload, qos, properties, sender, ts_ms, expiry_at_wall_ms FROM stream_entries "
+        "WHERE stream = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+    q.bind(1, stream).bind(2, after_seq).bind(3, static_cast<int64_t>(limit));
+    std::vector<StreamEntryRecord> out;
+    while (q.next()) {
+        StreamEntryRecord e;
+        e.stream = q.text(0);
+        e.seq = q.u64(1);
+        e.topic = q.text(2);
+        e.payload = detail::column_payload(q, 3);
+        e.qos = static_cast<uint8_t>(q.i64(4));
+        e.props = detail::column_props(q, 5);
+        e.sender = q.text(6);
+        e.ts_ms = q.u64(7);
+        e.expiry_at_wall_ms = q.u64(8);
+        out.push_back(std::move(e));
+    }
+    if (!q.status()) return q.status();
+    return out;
+}
+
+Result<uint64_t> last_seq(Db& db, std::string_view stream) {
+    Query q = db.query("SELECT max(seq) FROM stream_entries WHERE stream = ?1");
+    uint64_t seq = q.bind(1, stream).next() ? q.u64(0) : 0;  // max() of no rows is NULL: 0
+    if (!q.status()) return q.status();
+    return seq;
+}
+
+Status erase_through(Db& db, std::string_view stream, uint64_t seq) {
+    return db.query("DELETE FROM stream_entries WHERE stream = ?1 AND seq <= ?2").bind(1, stream).bind(2, seq).run();
+}
+
+Status purge_expired(Db& db, uint64_t now_ms) {
+    return db.query("DELETE FROM stream_entries WHERE expiry_at_wall_ms > 0 AND expiry_at_wall_ms <= ?1")
+        .bind(1, now_ms)
+        .run();
+}
+
+Status cursor_set(Db& db, const CursorRecord& c) {
+    Query q = db.query(
+        "INSERT INTO cursors (stream, user, client_id, seq) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (stream, user, client_id) DO UPDATE SET seq = excluded.seq");
+    return q.bind(1, c.stream).bind(2, c.user).bind(3, c.client_id).bind(4, c.seq).run();
+}
+
+Result<std::optional<uint64_t>> cursor_get(Db& db, std::string_view stream, std::string_view user,
+                                           std::string_view client_id) {
+    Query q = db.query("SELECT seq FROM cursors WHERE stream = ?1 AND user = ?2 AND client_id = ?3");
+    std::optional<uint64_t> out;
+    if (q.bind(1, stream).bind(2, user).bind(3, client_id).next()) out = q.u64(0);
+    if (!q.status()) return q.status();
+    return out;
+}
+
+Result<std::vector<CursorRecord>> cursors_of(Db& db, std::string_view stream) {
+    Query q = db.query("SELECT stream, user, client_id, seq FROM cursors WHERE stream = ?1 ORDER BY user, client_id");
+    q.bind(1, stream);
+    std::vector<CursorRecord> out;
+    while (q.next()) out.push_back(CursorRecord{q.text(0), q.text(1), q.text(2), q.u64(3)});
+    if (!q.status()) return q.status();
+    return out;
+}
+
+}  // namespace herald::storage::streams
