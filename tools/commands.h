@@ -19,5 +19,9 @@ CommandRunner add_sub_command(CLI::App& app);
 CommandRunner add_bench_command(CLI::App& app);
 CommandRunner add_presence_command(CLI::App& app);
 CommandRunner add_chat_command(CLI::App& app);
+// user, contact, group, ban, unban, stats (cmd_admin.cpp): one runner for all of them; it
+// returns kNotThisCommand when none of them was given.
+constexpr int kNotThisCommand = -1;
+CommandRunner add_admin_commands(CLI::App& app);
 
 }  // namespace herald::tools

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     CommandRunner bench = add_bench_command(app);
     CommandRunner presence = add_presence_command(app);
     CommandRunner chat = add_chat_command(app);
+    CommandRunner admin = add_admin_commands(app);
 
     // CLI11 takes a vector of arguments in reverse order, without the program name.
     std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);
@@ -37,5 +38,6 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("bench")) return bench(properties);
     if (app.got_subcommand("presence")) return presence(properties);
     if (app.got_subcommand("chat")) return chat(properties);
+    if (int status = admin(properties); status != kNotThisCommand) return status;
     return 1;
 }

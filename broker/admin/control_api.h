@@ -1,0 +1,71 @@
+// ControlApi: the administration API of SPEC 7 (`$CONTROL/herald/v1`), in the style of
+// mosquitto's dynamic security plugin: a JSON list of commands in, a JSON list of answers out.
+//
+//   request   {"commands":[{"command":"createUser","user":"bob","password":"..."}, ...]}
+//   response  {"responses":[{"command":"createUser","data":{...}},
+//                           {"command":"deleteUser","error":"user 'x' does not exist"}, ...]}
+//
+// Commands run one after the other, in request order, each waiting for its store completion
+// (so "createUser bob" then "addContact bob alice" in one request works); the reply is sent
+// once every command is answered, answers in request order. A command's failure does not stop
+// the ones after it. A "correlationData" field of a command is echoed in its answer.
+//
+// Only callers with the admin role may use it: others get one "not authorized" answer per
+// command and nothing runs. A payload that is not JSON, or has no "commands" array, gets
+// {"responses":[],"error":"..."}.
+//
+// Threads: everything here runs on the loop thread. Store ops complete there; a new password
+// is hashed on the libuv thread pool (auth::check_async), never on the loop. The ControlApi
+// may be destroyed while requests are in flight: their late completions are then dropped
+// (no reply), so destroy it after the store is closed, or accept lost answers at shutdown.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "broker/auth/password_hash.h"
+#include "broker/auth/user_id.h"
+#include "broker/core/clock.h"
+#include "broker/core/control.h"
+#include "storage/store.h"
+
+namespace herald::admin {
+
+struct ControlApiOptions {
+    size_t max_user_id_bytes = auth::kDefaultMaxUserIdBytes;  // config's user-id maximum
+    uint32_t hash_iterations = auth::kDefaultPbkdf2Iterations;  // tests lower it
+    size_t default_page = 100;    // listUsers / listGroups / listOnline without "limit"
+    size_t max_page = 1000;       // a bigger "limit" is refused
+    size_t max_commands = 100;    // per request: bounds the work one publish can ask for
+    size_t max_password_bytes = 1024;
+};
+
+namespace detail {
+struct Shared;
+}
+
+class ControlApi final : public core::ControlHandler {
+public:
+    // `presence` may be null (then presence commands answer "not available"); the store, the
+    // clock and presence must outlive the ControlApi.
+    ControlApi(storage::SqliteStore& store, uv_loop_t* loop, const core::Clock& clock,
+               core::PresenceQuery* presence = nullptr, ControlApiOptions options = {});
+    ~ControlApi() override;
+    ControlApi(const ControlApi&) = delete;
+    ControlApi& operator=(const ControlApi&) = delete;
+
+    void handle_in_loop(const core::ControlCaller& caller, std::string payload,
+                        std::function<void(std::string response_json)> reply) override;
+
+    // Requests received and not answered yet (tests, shutdown).
+    size_t in_flight() const;
+
+private:
+    std::shared_ptr<detail::Shared> shared_;  // what in-flight requests hold on to
+};
+
+}  // namespace herald::admin
