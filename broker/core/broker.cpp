@@ -66,10 +66,11 @@ Broker::Impl::Impl(Config config_, Store& store_, const Clock& clock_)
 
 Broker::Impl::~Impl() {
     // Sessions are referenced by the subscription tree; remove them from it before freeing.
-    for (auto& [id, s] : sessions) {
-        for (auto& [filter, sub] : s->subscriptions) subscriptions.unsubscribe(filter, s.get());
-        s->subscriptions.clear();
-    }
+    session_slots.for_each([this](Session& s) {
+        s.subscriptions.for_each(
+            [this, &s](const std::string& filter) { subscriptions.unsubscribe(filter, &s); });
+        s.subscriptions.clear();
+    });
 }
 
 bool Broker::Impl::load_auth(std::string& error) {
@@ -133,7 +134,7 @@ void Broker::Impl::protocol_error(Client& c, mqtt::ReasonCode reason, std::strin
 void Broker::Impl::close_client(Client& c, std::string end_reason) {
     if (c.state == ClientState::Closing) return;
     c.state = ClientState::Closing;
-    c.end_reason = std::move(end_reason);
+    c.rare_state().end_reason = std::move(end_reason);
     c.conn.close();  // may (defensively) lead to on_closed(): do not touch `c` after this
 }
 
@@ -238,7 +239,8 @@ void Broker::Impl::client_closed(Client& c) {
         c.session = nullptr;
         s.client = nullptr;
         if (stats.clients_connected) stats.clients_connected--;
-        spdlog::info("Client {} {}.", printable(c.client_id), c.end_reason);
+        spdlog::info("Client {} {}.", printable(s.client_id),
+                     c.end_reason());
         if (!shutting_down) {
             if (c.will && c.publish_will_on_close)
                 will_on_abnormal_end(s, c, s.expiry_interval == 0);
@@ -251,7 +253,7 @@ void Broker::Impl::client_closed(Client& c) {
     } else if (!c.connect_seen) {
         spdlog::debug("Connection from {} closed before CONNECT", c.conn.peer());
     }
-    clients.erase(c.serial);  // frees c
+    client_slots.erase(c.slot);  // frees c
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -263,14 +265,16 @@ Broker::~Broker() = default;
 
 Client* Broker::on_open(Connection& conn) {
     auto& m = *impl_;
-    uint64_t serial = m.next_client_serial++;
+    const auto serial = static_cast<uint32_t>(m.next_client_serial++);
     auto client = std::make_unique<Client>(serial, conn);
     Client* c = client.get();
     c->last_packet_ms = m.clock.mono_ms();
-    m.clients.emplace(serial, std::move(client));
-    if (m.config.connect_timeout_ms)
-        m.schedule(TimerKind::ConnectTimeout, serial, 0,
-                   c->last_packet_ms + m.config.connect_timeout_ms);
+    c->slot = m.client_slots.add(std::move(client));
+    if (m.config.connect_timeout_ms) {
+        c->connect_deadline_ms = c->last_packet_ms + m.config.connect_timeout_ms;
+        m.schedule(TimerKind::ConnectTimeout, c->slot, serial,
+                   c->connect_deadline_ms);
+    }
     return c;
 }
 
@@ -283,7 +287,7 @@ void Broker::on_frame_error(Client* client, mqtt::FrameError error) {
     auto& m = *impl_;
     if (error == mqtt::FrameError::TooLarge) {
         spdlog::warn("Client {} ({}) sent a packet larger than {} bytes (hostile?)",
-                     client->connect_seen ? printable(client->client_id) : "-",
+                     client->session ? printable(client->session->client_id) : "-",
                      client->conn.peer(), m.config.max_packet_size);
         m.send_disconnect(*client, mqtt::ReasonCode::PacketTooLarge, "packet too large");
         m.close_client(*client, "disconnected: packet too large");
@@ -301,13 +305,16 @@ void Broker::on_tick() { impl_->tick(); }
 void Broker::shutdown() {
     auto& m = *impl_;
     m.shutting_down = true;
-    std::vector<uint64_t> serials;
-    serials.reserve(m.clients.size());
-    for (auto& [serial, c] : m.clients) serials.push_back(serial);
-    for (uint64_t serial : serials) {
-        auto it = m.clients.find(serial);
-        if (it == m.clients.end()) continue;
-        Client& c = *it->second;
+    // By slot and serial: closing could (defensively) free a client before we reach it.
+    std::vector<std::pair<uint32_t, uint32_t>> keys;
+    keys.reserve(m.client_slots.size());
+    m.client_slots.for_each([&keys](const Client& c) {
+        keys.emplace_back(c.slot, c.serial);
+    });
+    for (const auto& [slot, serial] : keys) {
+        Client* found = m.client_at(slot, serial);
+        if (!found) continue;
+        Client& c = *found;
         if (c.state == ClientState::Closing) continue;
         c.publish_will_on_close = false;
         if (c.state == ClientState::Active)
@@ -342,6 +349,6 @@ const BrokerStats& Broker::stats() const {
     return m.stats;
 }
 
-size_t Broker::connection_count() const { return impl_->clients.size(); }
+size_t Broker::connection_count() const { return impl_->client_slots.size(); }
 
 }  // namespace herald::core

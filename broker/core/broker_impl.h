@@ -30,6 +30,7 @@
 #include "broker/core/message.h"
 #include "broker/core/retained_store.h"
 #include "broker/core/session.h"
+#include "broker/core/session_index.h"
 #include "broker/core/subscription_tree.h"
 #include "broker/mqtt/codec.h"
 
@@ -40,18 +41,58 @@ namespace herald::core {
 std::string printable(std::string_view s, size_t max = 200);
 
 enum class TimerKind : uint8_t {
-    ConnectTimeout,  // key = client serial
-    KeepAlive,       // key = client serial; re-armed lazily from last_packet_ms
-    WillDelay,       // key = session id, gen = Session::will_gen
-    SessionExpiry,   // key = session id, gen = Session::expiry_gen
+    ConnectTimeout,  // key = client slot, gen = serial; once Active, a keepalive check
+    KeepAlive,       // key = client slot, gen = serial; re-armed lazily from last_packet_ms
+    WillDelay,       // key = session slot, gen = Session::will_gen
+    SessionExpiry,   // key = session slot, gen = Session::expiry_gen
 };
 
+// 16 bytes: the heap holds about one per connection. `key` is a slot (Impl::client_slots or
+// Impl::session_slots); `gen` tells whether the slot still holds what the timer was for:
+// the client's serial, or the session's will_gen / expiry_gen.
 struct Deadline {
-    uint64_t at_ms;
-    uint64_t key;
-    uint64_t gen;
-    TimerKind kind;
+    uint64_t at_ms : 56;
+    uint64_t kind_bits : 8;
+    uint32_t key;
+    uint32_t gen;
+    TimerKind kind() const { return static_cast<TimerKind>(kind_bits); }
     bool operator>(const Deadline& o) const { return at_ms > o.at_ms; }
+};
+
+// Objects by a small integer index, with freed indexes reused: 8 bytes per object and no
+// hash node, for the per-connection tables. Owns its objects.
+template <typename T>
+class SlotTable {
+public:
+    uint32_t add(std::unique_ptr<T> object) {
+        ++count_;
+        if (!free_.empty()) {
+            const uint32_t slot = free_.back();
+            free_.pop_back();
+            slots_[slot] = std::move(object);
+            return slot;
+        }
+        slots_.push_back(std::move(object));
+        return static_cast<uint32_t>(slots_.size() - 1);
+    }
+    void erase(uint32_t slot) {  // frees the object
+        slots_[slot].reset();
+        free_.push_back(slot);
+        --count_;
+    }
+    T* at(uint32_t slot) const { return slot < slots_.size() ? slots_[slot].get() : nullptr; }
+    size_t size() const { return count_; }
+    // Every object, in slot order. f must not add or erase.
+    template <typename F>
+    void for_each(F&& f) const {
+        for (const auto& object : slots_)
+            if (object) f(*object);
+    }
+
+private:
+    std::vector<std::unique_ptr<T>> slots_;
+    std::vector<uint32_t> free_;
+    size_t count_ = 0;
 };
 
 // Outcome of writing one PUBLISH to a connection.
@@ -82,11 +123,12 @@ struct Broker::Impl {
     BrokerStats stats;
     bool shutting_down = false;
 
-    std::unordered_map<uint64_t, std::unique_ptr<Client>> clients;  // by serial
+    SlotTable<Client> client_slots;  // owns the clients
     uint64_t next_client_serial = 1;
-    std::unordered_map<std::string, std::unique_ptr<Session>> sessions;  // by client id
-    std::unordered_map<uint64_t, Session*> sessions_by_id;
-    uint64_t next_session_id = 1;
+    SlotTable<Session> session_slots;  // owns the sessions
+    SessionIndex sessions;  // by client id
+    uint64_t next_session_seq = 1;
+    uint32_t next_timer_gen = 0;
     std::deque<uint64_t> recent_connects;  // mono ms of CONNECTs in the last second
 
     std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> timers;
@@ -117,7 +159,8 @@ struct Broker::Impl {
 
     // --- connect.cpp ---
     void handle_connect(Client& c, mqtt::Connect& p);
-    void refuse_connect(Client& c, mqtt::ReasonCode reason, const char* why);
+    void refuse_connect(Client& c, std::string_view client_id, mqtt::ReasonCode reason,
+                        const char* why);
     mqtt::ReasonCode authenticate(const mqtt::Connect& p) const;
     std::string assign_client_id();
     void resend_session(Client& c, Session& s);
@@ -153,16 +196,31 @@ struct Broker::Impl {
     // --- will.cpp ---
     // The connection of `s` ended without a normal DISCONNECT: publish or schedule its will.
     void will_on_abnormal_end(Session& s, Client& c, bool session_ending);
-    void publish_will(mqtt::Will& will, const std::optional<std::string>& username,
-                      const std::string& client_id, uint64_t origin_id);
+    // Publishes the will of a connection of `s` (ACL-checked as s.username).
+    void publish_will(mqtt::Will& will, const Session& s);
     void publish_pending_will(Session& s);
-    Session& create_session(const std::string& client_id);
+    Session& create_session(std::string client_id);
     // Ends a session: publishes a pending will, removes its subscriptions, frees it.
     void end_session(Session& s);
 
+    // The client in `slot` if its serial's low bits are `serial32`; the session with this id.
+    Client* client_at(uint32_t slot, uint32_t serial32) const {
+        Client* c = client_slots.at(slot);
+        return c && c->serial == serial32 ? c : nullptr;
+    }
+    Session* session_by_id(uint64_t id) const {
+        Session* s = session_slots.at(static_cast<uint32_t>(id));
+        return s && s->id == id ? s : nullptr;
+    }
+
     // --- timers.cpp ---
-    void schedule(TimerKind kind, uint64_t key, uint64_t gen, uint64_t at_ms);
+    uint32_t new_timer_gen() {  // never 0 (the value of a session with no timer)
+        if (++next_timer_gen == 0) ++next_timer_gen;
+        return next_timer_gen;
+    }
+    void schedule(TimerKind kind, uint32_t key, uint32_t gen, uint64_t at_ms);
     void schedule_keepalive(Client& c);
+    void check_keepalive(Client& c, uint32_t gen, uint64_t now);
     void schedule_session_expiry(Session& s);
     void tick();
     void fire(const Deadline& d, uint64_t now);

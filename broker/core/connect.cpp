@@ -24,10 +24,11 @@ namespace herald::core {
 
 using mqtt::ReasonCode;
 
-void Broker::Impl::refuse_connect(Client& c, ReasonCode reason, const char* why) {
+void Broker::Impl::refuse_connect(Client& c, std::string_view client_id, ReasonCode reason,
+                                  const char* why) {
     spdlog::info("Client {} from {} refused: {} ({})",
-                 c.client_id.empty() ? "<empty id>" : printable(c.client_id), c.conn.peer(),
-                 why, mqtt::reason_name(reason));
+                 client_id.empty() ? "<empty id>" : printable(client_id), c.conn.peer(), why,
+                 mqtt::reason_name(reason));
     mqtt::Connack ack;
     ack.reason = reason;
     c.will.reset();  // never accepted: no session, no will
@@ -65,46 +66,51 @@ std::string Broker::Impl::assign_client_id() {
 void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
     c.version = p.version;
     c.connect_seen = true;
-    c.client_id = p.client_id;
-    c.username = p.username;
+    // The client id and username move to the Session once accepted; until then, here.
+    std::string& client_id = p.client_id;
     const bool v5 = c.v5();
     const uint64_t now = clock.mono_ms();
 
     // No enhanced authentication (spec 4.12): any Authentication Method is unknown to us.
     if (v5 && p.props.authentication_method)
-        return refuse_connect(c, ReasonCode::BadAuthenticationMethod,
+        return refuse_connect(c, client_id, ReasonCode::BadAuthenticationMethod,
                               "enhanced authentication not supported");
 
     if (config.max_connections && stats.clients_connected >= config.max_connections)
-        return refuse_connect(c, ReasonCode::ConnectionRateExceeded, "max_connections reached");
+        return refuse_connect(c, client_id, ReasonCode::ConnectionRateExceeded,
+                              "max_connections reached");
     if (config.max_connect_rate) {
         while (!recent_connects.empty() && recent_connects.front() + 1000 <= now)
             recent_connects.pop_front();
         if (recent_connects.size() >= config.max_connect_rate)
-            return refuse_connect(c, ReasonCode::ConnectionRateExceeded, "max_connect_rate exceeded");
+            return refuse_connect(c, client_id, ReasonCode::ConnectionRateExceeded,
+                                  "max_connect_rate exceeded");
         recent_connects.push_back(now);
     }
 
     // Client identifier [MQTT-3.1.3-6..8].
     bool assigned = false;
-    if (c.client_id.empty()) {
+    if (client_id.empty()) {
         if (!v5 && !p.clean_start)
-            return refuse_connect(c, ReasonCode::ClientIdentifierNotValid,
+            return refuse_connect(c, client_id, ReasonCode::ClientIdentifierNotValid,
                                   "empty client id with clean session 0");
-        c.client_id = assign_client_id();
+        client_id = assign_client_id();
         assigned = true;
     }
 
     ReasonCode auth = authenticate(p);
     if (auth != ReasonCode::Success)
-        return refuse_connect(c, auth, p.username ? "bad username or password" : "anonymous not allowed");
+        return refuse_connect(c, client_id, auth,
+                              p.username ? "bad username or password" : "anonymous not allowed");
 
     // Will QoS/retain beyond what we support [MQTT-3.2.2-12, -13 (5.0)].
     if (p.will) {
         if (p.will->qos > config.max_qos)
-            return refuse_connect(c, ReasonCode::QoSNotSupported, "will QoS not supported");
+            return refuse_connect(c, client_id, ReasonCode::QoSNotSupported,
+                                  "will QoS not supported");
         if (p.will->retain && !config.retain_available)
-            return refuse_connect(c, ReasonCode::RetainNotSupported, "will retain not supported");
+            return refuse_connect(c, client_id, ReasonCode::RetainNotSupported,
+                                  "will retain not supported");
     }
 
     uint16_t keep_alive = p.keep_alive;
@@ -115,7 +121,8 @@ void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
             server_keep_alive = true;
         }
     } else if (keep_alive > config.max_keepalive) {
-        return refuse_connect(c, ReasonCode::ClientIdentifierNotValid, "keepalive above max_keepalive");
+        return refuse_connect(c, client_id, ReasonCode::ClientIdentifierNotValid,
+                              "keepalive above max_keepalive");
     }
 
     uint32_t expiry = 0;
@@ -140,16 +147,15 @@ void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
         c.request_problem_information = p.props.request_problem_information.value_or(1) != 0;
         c.alias_limit_in = config.topic_alias_maximum;
     }
-    c.will = std::move(p.will);
+    if (p.will) c.will = std::make_unique<mqtt::Will>(std::move(*p.will));
 
     // Session takeover [MQTT-3.1.4-3]: the old connection goes, its will counts as an
     // abnormal end (published at once if the session ends or the will has no delay; a
     // delayed will is cancelled by this new connection [MQTT-3.1.3-9]).
-    auto it = sessions.find(c.client_id);
-    Session* s = it == sessions.end() ? nullptr : it->second.get();
+    Session* s = sessions.find(client_id);
     if (s && s->client) {
         Client& old = *s->client;
-        spdlog::info("Client {} already connected, closing old connection.", printable(c.client_id));
+        spdlog::info("Client {} already connected, closing old connection.", printable(client_id));
         s->client = nullptr;
         old.session = nullptr;
         if (stats.clients_connected) stats.clients_connected--;
@@ -158,7 +164,7 @@ void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
         if (old.will && old.publish_will_on_close) {
             uint32_t delay = old.v5() ? old.will->props.will_delay_interval.value_or(0) : 0;
             if (p.clean_start || delay == 0)
-                publish_will(*old.will, old.username, old.client_id, s->id);
+                publish_will(*old.will, *s);  // s->username is still the old connection's
         }
         old.will.reset();
         close_client(old, "taken over");
@@ -169,15 +175,15 @@ void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
     }
     const bool session_present = s != nullptr;
     if (!s) {
-        s = &create_session(c.client_id);
+        s = &create_session(std::move(client_id));
     } else {
         // Resumed: a pending delayed will is cancelled [MQTT-3.1.3-9], expiry stops.
-        s->pending_will.reset();
-        s->will_gen++;
-        s->expiry_gen++;
+        if (s->rare) s->rare->pending_will.reset();
+        s->will_gen = 0;    // scheduled will and expiry timers are moot now
+        s->expiry_gen = 0;
     }
     s->client = &c;
-    s->username = c.username;
+    s->username = std::move(p.username);
     s->expiry_interval = expiry;
     c.session = s;
     c.state = ClientState::Active;
@@ -193,19 +199,19 @@ void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
         props.maximum_packet_size = config.max_packet_size;
         if (!config.retain_available) props.retain_available = 0;
         if (config.max_qos < 2) props.maximum_qos = config.max_qos;
-        if (assigned) props.assigned_client_identifier = c.client_id;
+        if (assigned) props.assigned_client_identifier = s->client_id;
         if (server_keep_alive) props.server_keep_alive = keep_alive;
         if (expiry_capped) props.session_expiry_interval = expiry;
     }
     send(c, ack);
 
-    if (c.username) {
+    if (s->username) {
         spdlog::info("New client connected from {} as {} (p{}, c{}, k{}, u'{}').", c.conn.peer(),
-                     printable(c.client_id), v5 ? 5 : 2, p.clean_start ? 1 : 0, keep_alive,
-                     printable(*c.username));
+                     printable(s->client_id), v5 ? 5 : 2, p.clean_start ? 1 : 0, keep_alive,
+                     printable(*s->username));
     } else {
         spdlog::info("New client connected from {} as {} (p{}, c{}, k{}).", c.conn.peer(),
-                     printable(c.client_id), v5 ? 5 : 2, p.clean_start ? 1 : 0, keep_alive);
+                     printable(s->client_id), v5 ? 5 : 2, p.clean_start ? 1 : 0, keep_alive);
     }
 
     if (session_present) resend_session(c, *s);
@@ -214,24 +220,25 @@ void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
 
 void Broker::Impl::resend_session(Client& c, Session& s) {
     const uint64_t now = clock.mono_ms();
-    for (auto it = s.inflight.begin(); it != s.inflight.end();) {
-        if (it->state == InflightState::AwaitPubcomp) {
+    for (size_t i = 0; i < s.inflight.size();) {
+        InflightEntry& e = s.inflight[i];
+        if (e.state == InflightState::AwaitPubcomp) {
             mqtt::Ack rel;
             rel.type = mqtt::PacketType::Pubrel;
-            rel.packet_id = it->packet_id;
+            rel.packet_id = e.packet_id;
             send(c, rel);
-            ++it;
+            ++i;
             continue;
         }
         // Already started, so resent even if it expired meanwhile [MQTT-4.4.0-1]; only a
         // message now too large for this connection is given up (else its slot never frees).
-        const Delivery& d = it->delivery;
-        if (write_publish(c, *d.message, d.qos, d.retain, d.subscription_ids, it->packet_id, true,
+        const Delivery& d = e.delivery;
+        if (write_publish(c, *d.message, d.qos, d.retain, d.subscription_ids, e.packet_id, true,
                           now) == SendResult::Sent) {
-            ++it;
+            ++i;
         } else {
             stats.publish_dropped++;
-            it = s.inflight.erase(it);
+            s.inflight.erase_at(i);
         }
     }
     pump(s);

@@ -59,7 +59,7 @@ size_t Broker::Impl::route(const MessagePtr& m) {
         RouteTarget* t;
         if (s->route_epoch != epoch) {
             s->route_epoch = epoch;
-            s->route_slot = route_count;
+            s->route_slot = static_cast<uint32_t>(route_count);
             if (route_count == route_targets.size()) route_targets.emplace_back();
             t = &route_targets[route_count++];
             t->session = s;
@@ -190,12 +190,18 @@ SendResult Broker::Impl::write_publish(Client& c, const Message& m, uint8_t qos,
             else out_props.message_expiry_interval.reset();
             out_props.topic_alias.reset();
             if (c.topic_alias_maximum) {
-                auto it = c.aliases_out.find(m.topic);
-                if (it != c.aliases_out.end()) {
-                    out_props.topic_alias = it->second;
+                size_t used = 0;
+                uint16_t alias = 0;
+                if (const TopicAliases* a = c.aliases()) {
+                    used = a->out.size();
+                    auto it = a->out.find(m.topic);
+                    if (it != a->out.end()) alias = it->second;
+                }
+                if (alias) {
+                    out_props.topic_alias = alias;
                     topic = {};
-                } else if (c.aliases_out.size() < c.topic_alias_maximum) {
-                    new_alias = static_cast<uint16_t>(c.aliases_out.size() + 1);
+                } else if (used < c.topic_alias_maximum) {
+                    new_alias = static_cast<uint16_t>(used + 1);
                     out_props.topic_alias = new_alias;
                 }
             }
@@ -208,10 +214,10 @@ SendResult Broker::Impl::write_publish(Client& c, const Message& m, uint8_t qos,
             c.maximum_packet_size) {
         // [MQTT-3.1.2-25]: never send more than the client accepts; the message is dropped.
         spdlog::debug("PUBLISH on {} too large for {} (max {}), dropped", printable(m.topic),
-                      printable(c.client_id), c.maximum_packet_size);
+                      c.session ? printable(c.session->client_id) : "-", c.maximum_packet_size);
         return SendResult::TooLarge;
     }
-    if (new_alias) c.aliases_out.emplace(m.topic, new_alias);
+    if (new_alias) c.topic_aliases().out.emplace(m.topic, new_alias);
 
     std::string& out = c.conn.output();
     const size_t before = out.size();
@@ -257,10 +263,10 @@ void Broker::Impl::pump_backlog() {
     std::vector<uint64_t> ids;
     ids.swap(backlog);
     for (uint64_t id : ids) {
-        auto it = sessions_by_id.find(id);
-        if (it == sessions_by_id.end()) continue;
-        it->second->in_backlog = false;
-        pump(*it->second);
+        Session* s = session_by_id(id);
+        if (!s) continue;
+        s->in_backlog = false;
+        pump(*s);
     }
 }
 

@@ -64,12 +64,14 @@ void Broker::Impl::handle_publish(Client& c, mqtt::Publish& p) {
         if (alias == 0 || alias > c.alias_limit_in)  // [MQTT-3.3.2-8, -9]
             return protocol_error(c, ReasonCode::TopicAliasInvalid, "topic alias out of range");
         if (p.topic.empty()) {
-            if (alias >= c.aliases_in.size() || c.aliases_in[alias].empty())
+            const TopicAliases* a = c.aliases();
+            if (!a || alias >= a->in.size() || a->in[alias].empty())
                 return protocol_error(c, ReasonCode::ProtocolError, "unknown topic alias");
-            p.topic = c.aliases_in[alias];
+            p.topic = a->in[alias];
         } else {
-            if (c.aliases_in.size() <= alias) c.aliases_in.resize(size_t(c.alias_limit_in) + 1);
-            c.aliases_in[alias] = p.topic;
+            auto& in = c.topic_aliases().in;
+            if (in.size() <= alias) in.resize(size_t(c.alias_limit_in) + 1);
+            in[alias] = p.topic;
         }
         p.props.topic_alias.reset();
     } else if (p.topic.empty()) {
@@ -89,11 +91,11 @@ void Broker::Impl::handle_publish(Client& c, mqtt::Publish& p) {
         return protocol_error(c, ReasonCode::RetainNotSupported, "retain not supported");
 
     const auto ack_type = p.qos == 2 ? mqtt::PacketType::Pubrec : mqtt::PacketType::Puback;
-    if (p.qos == 2 && s.incoming_qos2.count(p.packet_id)) {
+    if (p.qos == 2 && s.has_incoming_qos2(p.packet_id)) {
         // Exactly once: already routed, the PUBREC was lost (or the client resends).
         return ack_publish(c, ack_type, p.packet_id, ReasonCode::Success);
     }
-    if (p.qos == 2 && v5 && s.incoming_qos2.size() >= config.receive_maximum)
+    if (p.qos == 2 && v5 && s.incoming_qos2_count() >= config.receive_maximum)
         return protocol_error(c, ReasonCode::ReceiveMaximumExceeded, "receive maximum exceeded");
 
     // Checks that refuse this one message but keep the connection.
@@ -102,11 +104,11 @@ void Broker::Impl::handle_publish(Client& c, mqtt::Publish& p) {
         refused = ReasonCode::PayloadFormatInvalid;  // [MQTT-3.3.2-4] (may refuse)
     } else if (p.topic[0] == '$') {
         refused = ReasonCode::NotAuthorized;
-    } else if (acl.loaded() && !acl.allowed(Access::Write, c.username, c.client_id, p.topic)) {
+    } else if (acl.loaded() && !acl.allowed(Access::Write, s.username, s.client_id, p.topic)) {
         refused = ReasonCode::NotAuthorized;
     }
     if (refused != ReasonCode::Success) {
-        spdlog::debug("Denied PUBLISH from {} to {}: {}", printable(c.client_id),
+        spdlog::debug("Denied PUBLISH from {} to {}: {}", printable(s.client_id),
                       printable(p.topic), mqtt::reason_name(refused));
         stats.publish_dropped++;
         // 3.1.1: acked as if accepted (ack_publish sends Success for 3.1.1).
@@ -133,7 +135,7 @@ void Broker::Impl::handle_publish(Client& c, mqtt::Publish& p) {
     size_t receivers = publish_message(m);
 
     if (p.qos == 0) return;
-    if (p.qos == 2) s.incoming_qos2.insert(p.packet_id);
+    if (p.qos == 2) s.add_incoming_qos2(p.packet_id);
     ack_publish(c, ack_type, p.packet_id,
                 receivers ? ReasonCode::Success : ReasonCode::NoMatchingSubscribers);
 }
@@ -144,7 +146,7 @@ void Broker::Impl::handle_ack(Client& c, mqtt::Ack& a) {
 
     if (a.type == mqtt::PacketType::Pubrel) {
         // PUBREL ends the inbound QoS 2 flow [MQTT-4.3.3-9 (5.0)]; the id may be reused after.
-        bool known = s.incoming_qos2.erase(a.packet_id) > 0;
+        bool known = s.remove_incoming_qos2(a.packet_id);
         ack_publish(c, mqtt::PacketType::Pubcomp, a.packet_id,
                     known ? ReasonCode::Success : ReasonCode::PacketIdentifierNotFound);
         return;
@@ -153,10 +155,12 @@ void Broker::Impl::handle_ack(Client& c, mqtt::Ack& a) {
     InflightState want = a.type == mqtt::PacketType::Puback   ? InflightState::AwaitPuback
                          : a.type == mqtt::PacketType::Pubrec ? InflightState::AwaitPubrec
                                                               : InflightState::AwaitPubcomp;
-    auto it = s.inflight.begin();
-    while (it != s.inflight.end() && !(it->packet_id == a.packet_id && it->state == want)) ++it;
-    if (it == s.inflight.end()) {
-        spdlog::debug("Client {} sent {} for unknown packet id {}", printable(c.client_id),
+    size_t i = 0;
+    while (i < s.inflight.size() &&
+           !(s.inflight[i].packet_id == a.packet_id && s.inflight[i].state == want))
+        ++i;
+    if (i == s.inflight.size()) {
+        spdlog::debug("Client {} sent {} for unknown packet id {}", printable(s.client_id),
                       int(a.type), a.packet_id);
         if (a.type == mqtt::PacketType::Pubrec && !mqtt::is_error(a.reason))
             ack_publish(c, mqtt::PacketType::Pubrel, a.packet_id,
@@ -165,15 +169,16 @@ void Broker::Impl::handle_ack(Client& c, mqtt::Ack& a) {
     }
     if (a.type == mqtt::PacketType::Pubrec && !mqtt::is_error(a.reason)) {
         // [MQTT-4.3.3-4]: answer PUBREC with PUBREL; the payload is no longer needed.
-        it->state = InflightState::AwaitPubcomp;
-        it->delivery.message.reset();
-        it->delivery.subscription_ids.clear();
+        InflightEntry& e = s.inflight[i];
+        e.state = InflightState::AwaitPubcomp;
+        e.delivery.message.reset();
+        e.delivery.subscription_ids.clear();
         ack_publish(c, mqtt::PacketType::Pubrel, a.packet_id, ReasonCode::Success);
         return;
     }
     // PUBACK, PUBCOMP, or a PUBREC with an error code: the flow ends, the slot frees
     // (spec 4.9: the Receive Maximum quota comes back).
-    s.inflight.erase(it);
+    s.inflight.erase_at(i);
     pump(s);
 }
 

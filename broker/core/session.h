@@ -7,15 +7,16 @@
 // subscription tree (the tree holds Session pointers).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
+#include <string_view>
 #include <vector>
 
 #include "broker/core/message.h"
+#include "broker/core/ring.h"
 #include "broker/mqtt/packets.h"
 
 namespace herald::core {
@@ -46,48 +47,107 @@ struct InflightEntry {
     Delivery delivery;
 };
 
-// A will that outlived its connection, waiting for its Will Delay Interval (5.0).
-struct PendingWill {
-    mqtt::Will will;
-    std::optional<std::string> username;  // of the connection that set it, for the ACL check
+// The filters a session is subscribed to (the options live in the subscription tree), so
+// that they can be removed from the tree when the session ends. The tree says whether a
+// filter is new or was there, so this never has to reject a duplicate. A sorted vector: one
+// word-triple while empty, binary search, and an insert or erase moves at most the filters
+// after it (cheap even for a session with thousands).
+class SubscriptionSet {
+public:
+    size_t size() const { return filters_.size(); }
+
+    void add(std::string_view filter) {  // filter not in the set
+        auto it = std::lower_bound(filters_.begin(), filters_.end(), filter,
+                                   [](const std::string& a, std::string_view b) { return a < b; });
+        filters_.emplace(it, filter);
+    }
+
+    void remove(std::string_view filter) {
+        auto it = std::lower_bound(filters_.begin(), filters_.end(), filter,
+                                   [](const std::string& a, std::string_view b) { return a < b; });
+        if (it != filters_.end() && *it == filter) filters_.erase(it);
+    }
+
+    template <typename F>
+    void for_each(F&& f) const {
+        for (const auto& filter : filters_) f(filter);
+    }
+
+    void clear() { std::vector<std::string>().swap(filters_); }
+
+private:
+    std::vector<std::string> filters_;
 };
 
-struct SessionSubscription {
-    mqtt::SubscribeOptions options;
-    uint32_t subscription_id = 0;
+// What few sessions ever use, allocated on first use.
+struct SessionRare {
+    // A will that outlived its connection, waiting for its Will Delay Interval (5.0). Its
+    // ACL check uses Session::username (a resumed session cancels it: same user).
+    std::unique_ptr<mqtt::Will> pending_will;
+    // Incoming QoS 2 packet ids routed and PUBREC'd, awaiting PUBREL (exactly once: a
+    // duplicate PUBLISH with one of these ids is not routed again). Sorted.
+    std::vector<uint16_t> incoming_qos2;
 };
 
+// Laid out for size: a broker holds one per client id, most of them idle, so everything
+// that is usually empty costs no allocation (Ring, vector, unique_ptr), and the will waiting
+// for its delay (a large struct) is allocated only when there is one.
 class Session {
 public:
-    uint64_t id = 0;  // increasing, never reused: Message::origin_id for no-local
-    std::string client_id;
-    std::optional<std::string> username;  // of the last connection, for ACL checks offline
+    // (sequence << 32) | slot in Impl::session_slots: unique for the life of the process
+    // (Message::origin_id for no-local, backlog entries) and an O(1) lookup.
+    uint64_t id = 0;
+    std::string client_id;                 // the key in Impl::sessions (which views it)
+    std::optional<std::string> username;  // of the last connection, for ACL checks
     Client* client = nullptr;              // the attached connection, if any
-    uint32_t expiry_interval = 0;          // seconds after disconnect; kNeverExpires
-    uint64_t expiry_gen = 0;               // bumps invalidate scheduled expiry timers
-
-    std::unordered_map<std::string, SessionSubscription> subscriptions;  // full filter -> options
+    Session* index_next = nullptr;         // SessionIndex's chain
 
     // Outgoing QoS 1/2 in the order sent; small (the inflight window), so searched linearly
     // from the front, where acks usually match.
-    std::deque<InflightEntry> inflight;
-    std::deque<Delivery> queue;  // waiting for the window / the client to come back
+    Ring<InflightEntry> inflight;
+    Ring<Delivery> queue;        // waiting for the window / the client to come back
     uint64_t queued_bytes = 0;   // payload bytes in queue
-    uint16_t next_packet_id = 1;
 
-    // Incoming QoS 2 packet ids routed and PUBREC'd, awaiting PUBREL (exactly once: a
-    // duplicate PUBLISH with one of these ids is not routed again).
-    std::unordered_set<uint16_t> incoming_qos2;
-
-    std::optional<PendingWill> pending_will;
-    uint64_t will_gen = 0;  // bumps invalidate scheduled will timers
+    SubscriptionSet subscriptions;
+    std::unique_ptr<SessionRare> rare;  // pending will, incoming QoS 2 ids
 
     // Routing scratch: set by Impl::route() so that a session matched by several filters
     // is merged into one delivery without a map lookup.
     uint64_t route_epoch = 0;
-    size_t route_slot = 0;
+    uint32_t route_slot = 0;
 
-    bool in_backlog = false;  // listed in Impl::backlog_ (queue waiting for output room)
+    uint32_t expiry_interval = 0;  // seconds after disconnect; kNeverExpires
+    // Generations of scheduled timers, drawn from Impl::next_timer_gen (unique across
+    // sessions, so a timer key needs only the slot): a new value invalidates older entries.
+    uint32_t expiry_gen = 0;
+    uint32_t will_gen = 0;
+    uint16_t next_packet_id = 1;
+    bool in_backlog = false;  // listed in Impl::backlog (queue waiting for output room)
+
+    SessionRare& rare_state() {
+        if (!rare) rare = std::make_unique<SessionRare>();
+        return *rare;
+    }
+    mqtt::Will* pending_will() const { return rare ? rare->pending_will.get() : nullptr; }
+
+    size_t incoming_qos2_count() const { return rare ? rare->incoming_qos2.size() : 0; }
+    bool has_incoming_qos2(uint16_t packet_id) const {
+        return rare && std::binary_search(rare->incoming_qos2.begin(), rare->incoming_qos2.end(),
+                                          packet_id);
+    }
+    void add_incoming_qos2(uint16_t packet_id) {
+        auto& ids = rare_state().incoming_qos2;
+        auto it = std::lower_bound(ids.begin(), ids.end(), packet_id);
+        if (it == ids.end() || *it != packet_id) ids.insert(it, packet_id);
+    }
+    bool remove_incoming_qos2(uint16_t packet_id) {
+        if (!rare) return false;
+        auto& ids = rare->incoming_qos2;
+        auto it = std::lower_bound(ids.begin(), ids.end(), packet_id);
+        if (it == ids.end() || *it != packet_id) return false;
+        ids.erase(it);
+        return true;
+    }
 
     // The next packet id not used by an inflight entry. The window is far smaller than
     // 65535, so this terminates quickly.

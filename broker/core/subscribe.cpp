@@ -55,8 +55,8 @@ void Broker::Impl::handle_subscribe(Client& c, mqtt::Subscribe& p) {
             protocol_error(c, ReasonCode::ProtocolError, "no local on a shared subscription");
             return;
         }
-        if (acl.loaded() && !acl.allowed(Access::Read, c.username, c.client_id, acl_filter)) {
-            spdlog::debug("Denied SUBSCRIBE of {} to {}", printable(c.client_id),
+        if (acl.loaded() && !acl.allowed(Access::Read, s.username, s.client_id, acl_filter)) {
+            spdlog::debug("Denied SUBSCRIBE of {} to {}", printable(s.client_id),
                           printable(sub.filter));
             ack.reasons.push_back(ReasonCode::NotAuthorized);
             continue;
@@ -69,7 +69,7 @@ void Broker::Impl::handle_subscribe(Client& c, mqtt::Subscribe& p) {
         e.subscription_id = sub_id;
         // [MQTT-3.8.4-3]: a subscription with the same filter replaces the old one.
         const bool is_new = subscriptions.subscribe(sub.filter, e);
-        s.subscriptions[sub.filter] = SessionSubscription{e.options, sub_id};
+        if (is_new) s.subscriptions.add(sub.filter);
         ack.reasons.push_back(static_cast<ReasonCode>(e.options.qos));
         // Retain Handling [MQTT-3.3.1-9..11]; never for shared subscriptions (spec 4.8.2).
         const uint8_t rh = e.options.retain_handling;
@@ -100,7 +100,7 @@ void Broker::Impl::handle_unsubscribe(Client& c, mqtt::Unsubscribe& p) {
     ack.reasons.reserve(p.filters.size());
     for (const auto& f : p.filters) {
         const bool had = subscriptions.unsubscribe(f, &s);
-        s.subscriptions.erase(f);
+        if (had) s.subscriptions.remove(f);
         ack.reasons.push_back(had ? ReasonCode::Success : ReasonCode::NoSubscriptionExisted);
     }
     send(c, ack);

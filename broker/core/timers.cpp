@@ -12,79 +12,89 @@
 
 namespace herald::core {
 
-void Broker::Impl::schedule(TimerKind kind, uint64_t key, uint64_t gen, uint64_t at_ms) {
-    timers.push(Deadline{at_ms, key, gen, kind});
+void Broker::Impl::schedule(TimerKind kind, uint32_t key, uint32_t gen, uint64_t at_ms) {
+    Deadline d{};
+    d.at_ms = at_ms;
+    d.kind_bits = static_cast<uint8_t>(kind);
+    d.key = key;
+    d.gen = gen;
+    timers.push(d);
 }
 
 void Broker::Impl::schedule_keepalive(Client& c) {
     // [MQTT-3.1.2-22 (5.0), -24 (3.1.1)]: one and a half times the keepalive of silence.
-    if (c.keep_alive)
-        schedule(TimerKind::KeepAlive, c.serial, 0, c.last_packet_ms + uint64_t(c.keep_alive) * 1500);
+    if (!c.keep_alive) return;
+    const uint64_t due = c.last_packet_ms + uint64_t(c.keep_alive) * 1500;
+    // A pending connect timeout that fires first will re-arm it (fire()); no second entry.
+    if (c.connect_deadline_ms && c.connect_deadline_ms <= due) return;
+    schedule(TimerKind::KeepAlive, c.slot, c.serial, due);
+}
+
+void Broker::Impl::check_keepalive(Client& c, uint32_t gen, uint64_t now) {
+    if (c.state != ClientState::Active || !c.keep_alive) return;
+    const uint64_t due = c.last_packet_ms + uint64_t(c.keep_alive) * 1500;
+    if (now < due) {
+        schedule(TimerKind::KeepAlive, c.slot, gen, due);
+        return;
+    }
+    send_disconnect(c, mqtt::ReasonCode::KeepAliveTimeout, "keep alive timeout");
+    close_client(c, "has exceeded timeout, disconnecting");
 }
 
 void Broker::Impl::schedule_session_expiry(Session& s) {
-    s.expiry_gen++;
-    schedule(TimerKind::SessionExpiry, s.id, s.expiry_gen,
+    s.expiry_gen = new_timer_gen();
+    schedule(TimerKind::SessionExpiry, static_cast<uint32_t>(s.id), s.expiry_gen,
              clock.mono_ms() + uint64_t(s.expiry_interval) * 1000);
 }
 
 bool Broker::Impl::timer_live(const Deadline& d) const {
-    const auto& m = *this;
-    switch (d.kind) {
+    switch (d.kind()) {
         case TimerKind::ConnectTimeout: {
-            auto it = m.clients.find(d.key);
-            return it != m.clients.end() && it->second->state == ClientState::AwaitConnect;
+            const Client* c = client_at(d.key, d.gen);
+            return c && c->state != ClientState::Closing;  // Active: a keepalive check
         }
-        case TimerKind::KeepAlive: return m.clients.count(d.key) > 0;
+        case TimerKind::KeepAlive: return client_at(d.key, d.gen) != nullptr;
         case TimerKind::WillDelay: {
-            auto it = m.sessions_by_id.find(d.key);
-            return it != m.sessions_by_id.end() && it->second->will_gen == d.gen;
+            const Session* s = session_slots.at(d.key);
+            return s && s->will_gen == d.gen;
         }
         case TimerKind::SessionExpiry: {
-            auto it = m.sessions_by_id.find(d.key);
-            return it != m.sessions_by_id.end() && it->second->expiry_gen == d.gen;
+            const Session* s = session_slots.at(d.key);
+            return s && s->expiry_gen == d.gen;
         }
     }
     return false;
 }
 
 void Broker::Impl::fire(const Deadline& d, uint64_t now) {
-    switch (d.kind) {
+    switch (d.kind()) {
         case TimerKind::ConnectTimeout: {
-            auto it = clients.find(d.key);
-            if (it == clients.end() || it->second->state != ClientState::AwaitConnect) return;
-            spdlog::info("Client {} sent no CONNECT within {} ms, closing", it->second->conn.peer(),
+            Client* c = client_at(d.key, d.gen);
+            if (!c) return;
+            c->connect_deadline_ms = 0;
+            if (c->state == ClientState::Active) return check_keepalive(*c, d.gen, now);
+            if (c->state != ClientState::AwaitConnect) return;
+            spdlog::info("Client {} sent no CONNECT within {} ms, closing", c->conn.peer(),
                          config.connect_timeout_ms);
-            close_client(*it->second, "timed out before CONNECT");
+            close_client(*c, "timed out before CONNECT");
             return;
         }
         case TimerKind::KeepAlive: {
-            auto it = clients.find(d.key);
-            if (it == clients.end()) return;
-            Client& c = *it->second;
-            if (c.state != ClientState::Active || !c.keep_alive) return;
-            const uint64_t due = c.last_packet_ms + uint64_t(c.keep_alive) * 1500;
-            if (now < due) {
-                schedule(TimerKind::KeepAlive, c.serial, 0, due);
-                return;
-            }
-            send_disconnect(c, mqtt::ReasonCode::KeepAliveTimeout, "keep alive timeout");
-            close_client(c, "has exceeded timeout, disconnecting");
+            if (Client* c = client_at(d.key, d.gen)) check_keepalive(*c, d.gen, now);
             return;
         }
         case TimerKind::WillDelay: {
-            auto it = sessions_by_id.find(d.key);
-            if (it == sessions_by_id.end() || it->second->will_gen != d.gen) return;
-            publish_pending_will(*it->second);
+            Session* s = session_slots.at(d.key);
+            if (!s || s->will_gen != d.gen) return;
+            publish_pending_will(*s);
             return;
         }
         case TimerKind::SessionExpiry: {
-            auto it = sessions_by_id.find(d.key);
-            if (it == sessions_by_id.end() || it->second->expiry_gen != d.gen) return;
-            Session& s = *it->second;
-            if (s.client) return;
-            spdlog::info("Session of {} expired.", printable(s.client_id));
-            end_session(s);
+            Session* s = session_slots.at(d.key);
+            if (!s || s->expiry_gen != d.gen) return;
+            if (s->client) return;
+            spdlog::info("Session of {} expired.", printable(s->client_id));
+            end_session(*s);
             return;
         }
     }
@@ -98,9 +108,10 @@ void Broker::Impl::tick() {
         fire(d, now);
     }
     // Rebuild without stale entries when they outnumber live ones by far (bounded memory).
-    if (timers.size() > 1024 && timers.size() > 4 * (clients.size() + sessions.size())) {
+    const size_t owners = client_slots.size() + session_slots.size();
+    if (timers.size() > 1024 && timers.size() > 4 * owners) {
         std::vector<Deadline> live;
-        live.reserve(clients.size() + sessions.size());
+        live.reserve(owners);
         while (!timers.empty()) {
             if (timer_live(timers.top())) live.push_back(timers.top());
             timers.pop();

@@ -19,25 +19,24 @@ void Broker::Impl::will_on_abnormal_end(Session& s, Client& c, bool session_endi
     if (!c.will) return;
     const uint32_t delay = c.v5() ? c.will->props.will_delay_interval.value_or(0) : 0;
     if (delay == 0 || session_ending) {
-        publish_will(*c.will, c.username, c.client_id, s.id);
+        publish_will(*c.will, s);
         c.will.reset();
         return;
     }
-    s.pending_will = PendingWill{std::move(*c.will), c.username};
-    c.will.reset();
-    s.will_gen++;
-    schedule(TimerKind::WillDelay, s.id, s.will_gen, clock.mono_ms() + uint64_t(delay) * 1000);
+    s.rare_state().pending_will = std::move(c.will);
+    s.will_gen = new_timer_gen();
+    schedule(TimerKind::WillDelay, static_cast<uint32_t>(s.id), s.will_gen,
+             clock.mono_ms() + uint64_t(delay) * 1000);
 }
 
-void Broker::Impl::publish_will(mqtt::Will& will, const std::optional<std::string>& username,
-                                const std::string& client_id, uint64_t origin_id) {
+void Broker::Impl::publish_will(mqtt::Will& will, const Session& s) {
     if (will.topic.empty() || will.topic[0] == '$') {
-        spdlog::debug("Will of {} to {} not published: reserved topic", printable(client_id),
+        spdlog::debug("Will of {} to {} not published: reserved topic", printable(s.client_id),
                       printable(will.topic));
         return;
     }
-    if (acl.loaded() && !acl.allowed(Access::Write, username, client_id, will.topic)) {
-        spdlog::info("Will of {} to {} not published: denied by ACL", printable(client_id),
+    if (acl.loaded() && !acl.allowed(Access::Write, s.username, s.client_id, will.topic)) {
+        spdlog::info("Will of {} to {} not published: denied by ACL", printable(s.client_id),
                      printable(will.topic));
         return;
     }
@@ -46,7 +45,7 @@ void Broker::Impl::publish_will(mqtt::Will& will, const std::optional<std::strin
     m->payload = std::make_shared<const std::string>(std::move(will.payload));
     m->qos = std::min<uint8_t>(will.qos, config.max_qos);
     m->retain = will.retain && config.retain_available;
-    m->origin_id = origin_id;
+    m->origin_id = s.id;  // the will's publisher, for No Local
     // Will properties are forwarded like PUBLISH properties (spec 3.1.3.2).
     m->props.payload_format_indicator = will.props.payload_format_indicator;
     m->props.content_type = std::move(will.props.content_type);
@@ -55,39 +54,38 @@ void Broker::Impl::publish_will(mqtt::Will& will, const std::optional<std::strin
     m->props.user_properties = std::move(will.props.user_properties);
     if (will.props.message_expiry_interval)
         m->expiry_at_mono_ms = clock.mono_ms() + uint64_t(*will.props.message_expiry_interval) * 1000;
-    spdlog::debug("Publishing will of {} to {}", printable(client_id), printable(m->topic));
+    spdlog::debug("Publishing will of {} to {}", printable(s.client_id), printable(m->topic));
     publish_message(m);
 }
 
 void Broker::Impl::publish_pending_will(Session& s) {
-    if (!s.pending_will) return;
-    PendingWill pw = std::move(*s.pending_will);
-    s.pending_will.reset();
-    s.will_gen++;
-    publish_will(pw.will, pw.username, s.client_id, s.id);
+    if (!s.pending_will()) return;
+    std::unique_ptr<mqtt::Will> will = std::move(s.rare->pending_will);
+    s.will_gen = 0;
+    publish_will(*will, s);
 }
 
-Session& Broker::Impl::create_session(const std::string& client_id) {
-    auto s = std::make_unique<Session>();
-    s->id = next_session_id++;
-    s->client_id = client_id;
-    Session& ref = *s;
-    sessions_by_id.emplace(ref.id, &ref);
-    sessions[client_id] = std::move(s);
-    return ref;
+Session& Broker::Impl::create_session(std::string client_id) {
+    auto owned = std::make_unique<Session>();
+    Session& s = *owned;
+    s.client_id = std::move(client_id);
+    const uint32_t slot = session_slots.add(std::move(owned));
+    s.id = (next_session_seq++ << 32) | slot;
+    sessions.insert(&s);
+    return s;
 }
 
 void Broker::Impl::end_session(Session& s) {
     publish_pending_will(s);  // the session ends: a delayed will goes now
-    for (const auto& [filter, sub] : s.subscriptions) subscriptions.unsubscribe(filter, &s);
+    s.subscriptions.for_each(
+        [this, &s](const std::string& filter) { subscriptions.unsubscribe(filter, &s); });
     s.subscriptions.clear();
     if (s.client) {  // defensive: callers detach the connection first
         s.client->session = nullptr;
         s.client = nullptr;
     }
-    sessions_by_id.erase(s.id);
-    std::string key = s.client_id;
-    sessions.erase(key);  // frees s
+    sessions.erase(&s);
+    session_slots.erase(static_cast<uint32_t>(s.id));  // frees s
 }
 
 }  // namespace herald::core

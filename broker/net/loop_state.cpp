@@ -3,12 +3,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include "broker/core/broker.h"
 #include "broker/net/stream_connection.h"
 
 namespace herald::net {
 
 LoopState::LoopState(uv_loop_t* loop, core::Broker& broker)
-    : loop_(loop), broker_(broker), read_buffer_(new char[kReadBufferSize]) {
+    : loop_(loop),
+      broker_(broker),
+      read_buffer_(new char[kReadBufferSize]),
+      framer_(broker.max_packet_size()) {
+    loop_->data = this;  // connections find us through their handle's loop
     uv_prepare_init(loop_, &prepare_);
     prepare_.data = this;
     uv_prepare_start(&prepare_, &LoopState::on_prepare);
@@ -27,23 +32,22 @@ void LoopState::on_prepare(uv_prepare_t* prepare) {
     self->flushing_.clear();
 }
 
-std::string LoopState::take_buffer() {
-    if (spare_buffers_.empty()) return std::string();
-    std::string buffer = std::move(spare_buffers_.back());
+uint32_t LoopState::broker_max_packet_size() const { return broker_.max_packet_size(); }
+
+std::unique_ptr<std::string> LoopState::take_buffer() {
+    if (spare_buffers_.empty()) return std::make_unique<std::string>();
+    std::unique_ptr<std::string> buffer = std::move(spare_buffers_.back());
     spare_buffers_.pop_back();
     return buffer;
 }
 
-void LoopState::recycle_buffer(std::string&& buffer) {
+void LoopState::recycle_buffer(std::unique_ptr<std::string> buffer) {
     // Keep the pool bounded in count and in size: a burst of huge packets must not leave the
     // broker holding their memory forever.
-    if (buffer.capacity() > kMaxPooledCapacity || spare_buffers_.size() >= kMaxPooledBuffers) {
-        std::string().swap(buffer);
-        return;
-    }
-    buffer.clear();
+    if (buffer->capacity() > kMaxPooledCapacity || spare_buffers_.size() >= kMaxPooledBuffers)
+        return;  // freed
+    buffer->clear();
     spare_buffers_.push_back(std::move(buffer));
-    std::string().swap(buffer);
 }
 
 WriteRequest* LoopState::take_request() {
@@ -54,7 +58,10 @@ WriteRequest* LoopState::take_request() {
 }
 
 void LoopState::recycle_request(WriteRequest* request) {
-    recycle_buffer(std::move(request->buffer));
+    // The request keeps its buffer's storage (it goes to a connection's output at the next
+    // partial write), unless it grew beyond what the pools keep.
+    if (request->buffer.capacity() > kMaxPooledCapacity) std::string().swap(request->buffer);
+    request->buffer.clear();
     request->connection = nullptr;
     request->length = 0;
     if (spare_requests_.size() >= kMaxPooledRequests) {

@@ -1,8 +1,10 @@
-// What every connection on one loop shares: the read buffer, the once-per-turn flusher, the
-// pools of output buffers and write requests, and the count of live connections.
+// What every connection on one loop shares: the read buffer, the Framer, the once-per-turn
+// flusher, the pools of output buffers and write requests, and the count of live connections.
 //
 // Sharing these keeps an idle connection small (no buffer of its own) and makes the steady
 // state allocation-free: output buffers and write requests circulate through the pools.
+// One LoopState per uv loop: it sets uv_loop_t::data to itself, which is how a connection
+// finds it without storing a pointer.
 // The flusher is a uv_prepare_t, run once per loop turn just before the loop would block, in
 // the way of redis's beforeSleep: every packet core produced in the turn goes out in one write.
 #pragma once
@@ -16,6 +18,8 @@
 
 #include <uv.h>
 
+#include "broker/mqtt/framer.h"
+
 namespace herald::core {
 class Broker;
 }
@@ -24,8 +28,9 @@ namespace herald::net {
 
 class StreamConnection;
 
-// One uv_write in flight: owns the bytes (moved out of the connection's output) until the
-// write completes, so the connection's next turn writes into another buffer.
+// One uv_write in flight: owns the bytes (swapped with the connection's output) until the
+// write completes, so the connection's next turn writes into another buffer. Pooled with
+// the storage of its buffer.
 struct WriteRequest {
     uv_write_t req;
     StreamConnection* connection = nullptr;
@@ -49,9 +54,14 @@ public:
     // Queues `connection` for this turn's flush (the caller keeps a flag so it is queued once).
     void mark_dirty(StreamConnection* connection) { dirty_.push_back(connection); }
 
-    // Pooled storage for output: take_buffer() may return an empty string with capacity.
-    std::string take_buffer();
-    void recycle_buffer(std::string&& buffer);
+    // The Framer for connections with no incomplete packet (see StreamConnection); a
+    // connection that keeps its state, or hit an error, resets it.
+    mqtt::Framer& framer() { return framer_; }
+    void reset_framer() { framer_ = mqtt::Framer(broker_max_packet_size()); }
+
+    // Pooled output buffers: take_buffer() returns an empty string, possibly with capacity.
+    std::unique_ptr<std::string> take_buffer();
+    void recycle_buffer(std::unique_ptr<std::string> buffer);
     WriteRequest* take_request();
     void recycle_request(WriteRequest* request);
 
@@ -84,6 +94,7 @@ private:
     static constexpr size_t kMaxPooledRequests = 256;
 
     static void on_prepare(uv_prepare_t* prepare);
+    uint32_t broker_max_packet_size() const;
 
     uv_loop_t* loop_;
     core::Broker& broker_;
@@ -91,7 +102,8 @@ private:
     uv_prepare_t prepare_;
     std::vector<StreamConnection*> dirty_;
     std::vector<StreamConnection*> flushing_;  // dirty_ swapped out during a flush
-    std::vector<std::string> spare_buffers_;
+    mqtt::Framer framer_;
+    std::vector<std::unique_ptr<std::string>> spare_buffers_;
     std::vector<std::unique_ptr<WriteRequest>> spare_requests_;
     std::unordered_map<StreamConnection*, uint64_t> lingering_;  // -> deadline (uv_now ms)
     StreamConnection* connections_ = nullptr;  // head of the intrusive list

@@ -1,12 +1,16 @@
 // One accepted stream socket (TCP or Unix domain) as a core::Connection.
 //
-// Kept lean because a broker holds many idle connections: the libuv handle, the Framer (empty
-// unless a packet is incomplete), an output string with no storage while idle, and a few
-// flags. Reads go into one buffer shared by the whole loop (LoopState); writes are batched by
-// LoopState's flusher once per loop turn. The object is freed only in its close callback.
+// Kept lean because a broker holds many idle connections: the libuv handle and a few words.
+// Reads go into one buffer shared by the whole loop (LoopState) and through the loop's shared
+// Framer; only a connection with an incomplete packet holds a Framer of its own. Output is a
+// pooled buffer borrowed while there is something to send; writes are batched by LoopState's
+// flusher once per loop turn. The peer address is kept in binary and formatted only for a
+// log line. The LoopState is found through the loop (uv_loop_t::data), not stored. The object
+// is freed only in its close callback.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <uv.h>
@@ -34,7 +38,10 @@ public:
     StreamConnection(const StreamConnection&) = delete;
     StreamConnection& operator=(const StreamConnection&) = delete;
 
-    uv_stream_t* stream() { return &handle_.stream; }
+    uv_stream_t* stream() {
+        return kind_ == Kind::Tcp ? reinterpret_cast<uv_stream_t*>(&handle_.tcp)
+                                  : reinterpret_cast<uv_stream_t*>(handle_.pipe);
+    }
 
     // Accepted: names the peer, sets TCP_NODELAY, tells the broker, starts reading.
     void start();
@@ -43,9 +50,13 @@ public:
 
     // core::Connection
     std::string& output() override;
-    size_t pending_output_bytes() const override { return output_.size() + in_flight_; }
+    size_t pending_output_bytes() const override {
+        return (output_ ? output_->size() : 0) + in_flight_;
+    }
     void close() override;
-    const std::string& peer() const override { return peer_; }
+    // Formatted on each call into a per-thread string, valid until the next peer() call (of
+    // any connection): one per log line, which is all it is used for.
+    const std::string& peer() const override;
     const char* transport() const override { return kind_ == Kind::Tcp ? "tcp" : "unix"; }
 
     // Closes without sending what is still buffered: peer gone, write error, forced shutdown.
@@ -58,6 +69,12 @@ public:
 private:
     ~StreamConnection() override = default;
 
+    uv_handle_t* handle() {
+        return kind_ == Kind::Tcp ? reinterpret_cast<uv_handle_t*>(&handle_.tcp)
+                                  : reinterpret_cast<uv_handle_t*>(handle_.pipe);
+    }
+    LoopState& loop() { return *static_cast<LoopState*>(handle()->loop->data); }
+
     static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
     static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
     static void on_write(uv_write_t* req, int status);
@@ -69,26 +86,28 @@ private:
     void start_close();
     void read_frames(const uint8_t* data, size_t size);
 
+    // TCP inline; a Unix connection (rare, and uv_pipe_t is 16 bytes larger) allocates its
+    // pipe handle, freed in the close callback, so TCP connections carry no padding for it.
     union Handle {
-        uv_handle_t handle;
-        uv_stream_t stream;
         uv_tcp_t tcp;
-        uv_pipe_t pipe;
+        uv_pipe_t* pipe;
     } handle_;
-    LoopState& loop_;
     core::Client* client_ = nullptr;
-    mqtt::Framer framer_;
-    std::string output_;     // this turn's packets; storage borrowed from LoopState's pool
-    std::string peer_;       // "127.0.0.1:50123", "[::1]:50123" or "unix"
-    uint32_t in_flight_ = 0;  // bytes handed to uv_write and not yet completed
+    std::unique_ptr<mqtt::Framer> framer_;  // only while a packet is incomplete
+    std::unique_ptr<std::string> output_;   // this turn's packets: borrowed from LoopState's pool
+    // LoopState's list of live connections (for forced shutdown), intrusive to save a node.
+    StreamConnection* prev_ = nullptr;
+    StreamConnection* next_ = nullptr;
+    uint32_t in_flight_ = 0;        // bytes handed to uv_write and not yet completed
+    uint32_t max_packet_size_;      // the broker's limit when accepted (reloads do not change it)
+    uint8_t peer_address_[16] = {};  // IPv4 (first 4 bytes) or IPv6, network order
+    uint16_t peer_port_ = 0;
+    uint8_t peer_family_ = 0;  // AF_INET, AF_INET6, or 0: unknown / unix
     Kind kind_;
     bool in_dirty_ = false;  // queued for this turn's flush
     bool closing_ = false;   // close() or abort() called: input is ignored from now on
     bool aborted_ = false;   // output is dropped; close without waiting for writes
     bool opened_ = false;    // Broker::on_open() was called, so on_closed() is owed
-    // LoopState's list of live connections (for forced shutdown), intrusive to save a node.
-    StreamConnection* prev_ = nullptr;
-    StreamConnection* next_ = nullptr;
 
     friend class LoopState;
 };
