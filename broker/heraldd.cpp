@@ -1,12 +1,15 @@
 // heraldd, the broker process: reads the command line and the configuration, wires Broker,
 // Store, Clock and Server together on one libuv loop, and runs until SIGINT/SIGTERM.
 #include <cstdio>
+#include <filesystem>
+#include <memory>
 #include <string>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include "broker/admin/first_admin.h"
 #include "broker/config/config_file.h"
 #include "broker/core/broker.h"
 #include "broker/core/config.h"
@@ -14,6 +17,8 @@
 #include "broker/net/logging.h"
 #include "broker/net/server.h"
 #include "broker/net/uv_clock.h"
+#include "storage/core_store.h"
+#include "storage/store.h"
 
 namespace {
 
@@ -56,11 +61,39 @@ void reload(const Options& options, core::Config& running, core::Broker& broker)
     if (!same_listeners(running, fresh)) {
         spdlog::warn("listener changes take effect only after a restart");
     }
+    if (fresh.data_dir != running.data_dir || fresh.durability != running.durability) {
+        spdlog::warn("data_dir and durability take effect only after a restart");
+    }
     if (fresh.log_json != running.log_json) {
         spdlog::warn("log_json takes effect only after a restart");
     }
     running = std::move(fresh);
     spdlog::info("configuration reloaded from {}", options.config_path);
+}
+
+// The first admin (SPEC 7): created once, when no user has the admin role. A generated
+// password is logged once, at warning level, so that whoever starts the broker can read it.
+bool ensure_admin(storage::SqliteStore& store, uint64_t now_wall_ms) {
+    auto result = admin::ensure_first_admin(store, admin::admin_password_from_env(), now_wall_ms,
+                                            auth::kDefaultPbkdf2Iterations, nullptr);
+    if (!result) {
+        if (result.status().code() == storage::Code::Exists) {
+            // A user `admin` without the admin role: not fatal, an operator can fix it.
+            spdlog::warn("no admin created: {}", result.error());
+            return true;
+        }
+        spdlog::error("cannot create the first admin: {}", result.error());
+        return false;
+    }
+    if (result.value().generated) {
+        spdlog::warn("created the admin user '{}' with the generated password: {} (shown only "
+                     "this once; set {} to choose it)",
+                     admin::kFirstAdminName, result.value().password, admin::kAdminPasswordEnv);
+    } else if (result.value().created) {
+        spdlog::info("created the admin user '{}' with the password from {}", admin::kFirstAdminName,
+                     admin::kAdminPasswordEnv);
+    }
+    return true;
 }
 
 int serve(const Options& options, core::Config config) {
@@ -81,9 +114,31 @@ int serve(const Options& options, core::Config config) {
         return 1;
     }
     net::UvClock clock(&loop);
-    core::MemoryStore store;
+
+    // The store of record, opened before anyone is served: retained messages come back from it.
+    const std::string db_path = (std::filesystem::path(config.data_dir) / "herald.db").string();
+    const auto durability =
+        config.durability == "power" ? storage::Durability::Power : storage::Durability::Process;
+    auto opened = storage::SqliteStore::open(db_path, durability, clock.wall_ms());
+    if (!opened) {
+        spdlog::error("{}", opened.error());
+        (void)uv_loop_close(&loop);
+        return 1;
+    }
+    std::unique_ptr<storage::SqliteStore> sqlite = std::move(opened.value().store);
+    spdlog::info("data: {} (durability {})", sqlite->path(), config.durability);
+    if (!ensure_admin(*sqlite, clock.wall_ms())) {
+        sqlite.reset();
+        (void)uv_loop_close(&loop);
+        return 1;
+    }
+    sqlite->set_error_handler(
+        [](const storage::Status& s) { spdlog::error("store write failed: {}", s.message()); });
+    sqlite->start(&loop);
+
     int status = 0;
     {
+        storage::CoreStore store(*sqlite, clock, std::move(opened.value().state.retained));
         core::Broker broker(config, store, clock);
         std::string error;
         if (!broker.load_acl(error)) {
@@ -100,6 +155,10 @@ int serve(const Options& options, core::Config config) {
             server.run();
         }
     }
+    // Commit what the broker wrote last, then let the loop run the store's close callbacks.
+    sqlite->close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    sqlite.reset();
     if (!net::close_loop(&loop)) status = status == 0 ? 1 : status;
     if (status == 0) spdlog::info("stopped");
     return status;

@@ -149,6 +149,12 @@ bool Parser::parse(const toml::table& root, core::Config& config) {
                             fmt::format("log_level '{}' is not one of trace | debug | info | "
                                         "warn | error", level));
             }
+        } else if (name == "durability") {
+            ok = string(name, node, config.durability);
+            if (ok && config.durability != "process" && config.durability != "power") {
+                return fail(node.source(), fmt::format("durability '{}' is not one of process | "
+                                                       "power", config.durability));
+            }
         } else if (name == "listeners") {
             ok = listeners(node, config);
         } else {

@@ -23,6 +23,7 @@ struct Config {
     std::string acl_file;          // mosquitto ACL format; empty: everything allowed
     std::string password_file;     // mosquitto_passwd format (plain "user:password" also accepted)
     std::string data_dir = "data";
+    std::string durability = "process";  // process | power: what a committed write survives
 
     std::string log_level = "info";  // trace | debug | info | warn | error
     bool log_json = false;

@@ -76,6 +76,7 @@ TEST_CASE("an empty file: defaults, one loopback listener, anonymous refused") {
     CHECK(config.max_packet_size == 1048576);
     CHECK(config.connect_timeout_ms == 10000);
     CHECK(config.data_dir == "data");
+    CHECK(config.durability == "process");
 }
 
 TEST_CASE("every key is read") {
@@ -84,6 +85,7 @@ allow_anonymous = true
 acl_file = "/etc/herald/acl"
 password_file = "/etc/herald/passwd"
 data_dir = "/var/lib/herald"
+durability = "power"
 log_level = "debug"
 log_json = true
 max_packet_size = "64KiB"
@@ -114,6 +116,7 @@ address = "/tmp/herald.sock"
     CHECK(config.acl_file == "/etc/herald/acl");
     CHECK(config.password_file == "/etc/herald/passwd");
     CHECK(config.data_dir == "/var/lib/herald");
+    CHECK(config.durability == "power");
     CHECK(config.log_level == "debug");
     CHECK(config.log_json);
     CHECK(config.max_packet_size == 65536);
@@ -159,6 +162,8 @@ TEST_CASE("errors name the file, the line and the key") {
     CHECK(parse_error("max_qos = 1\n\nmax_packet_sise = 10\n") ==
           "herald.toml:3: unknown key 'max_packet_sise'");
     CHECK(parse_error("max_qos = 3\n") == "herald.toml:1: max_qos = 3 is out of range (0..2)");
+    CHECK(parse_error("durability = \"disk\"\n") ==
+          "herald.toml:1: durability 'disk' is not one of process | power");
     CHECK(parse_error("receive_maximum = 0\n") ==
           "herald.toml:1: receive_maximum = 0 is out of range (1..65535)");
     CHECK(parse_error("receive_maximum = 65536\n").starts_with("herald.toml:1: receive_maximum"));
