@@ -3,6 +3,7 @@
 import signal
 import socket
 import subprocess
+import tempfile
 
 import pytest
 from helpers import *
@@ -12,8 +13,10 @@ pytestmark = heraldd_only   # heraldd's own command line, config format and shut
 
 
 def run_heraldd(*args, timeout=10):
-    r = subprocess.run([HERALDD, *args], capture_output=True, text=True, timeout=timeout,
-                       stdin=subprocess.DEVNULL)
+    # In a scratch directory: with no config file heraldd keeps ./data/herald.db there.
+    with tempfile.TemporaryDirectory(prefix="heraldd-cli-") as cwd:
+        r = subprocess.run([HERALDD, *args], capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL, cwd=cwd)
     return r.returncode, r.stdout + r.stderr
 
 
