@@ -339,6 +339,9 @@ bool Broker::reload(const Config& config, std::string& error) {
 
 bool Broker::load_acl(std::string& error) { return impl_->load_auth(error); }
 
+void Broker::set_identity(Identity* identity) { impl_->identity = identity; }
+void Broker::set_control_handler(ControlHandler* handler) { impl_->control = handler; }
+
 uint32_t Broker::max_packet_size() const { return impl_->config.max_packet_size; }
 
 const BrokerStats& Broker::stats() const {

@@ -14,6 +14,8 @@
 #include "broker/core/clock.h"
 #include "broker/core/config.h"
 #include "broker/core/connection.h"
+#include "broker/core/control.h"
+#include "broker/core/identity.h"
 #include "broker/core/store.h"
 #include "broker/mqtt/framer.h"
 
@@ -71,6 +73,14 @@ public:
     // Loads the ACL and the password file named in the config at start; false + error when
     // either cannot be loaded.
     bool load_acl(std::string& error);
+
+    // Who clients are (SPEC 2) and group membership (SPEC 3). Null (the default): core checks
+    // the password file and allow_anonymous itself. Must outlive the Broker; set before serving.
+    void set_identity(Identity* identity);
+
+    // Handles PUBLISHes to `$CONTROL/herald/v1` (SPEC 7). Null (the default): such publishes
+    // are refused like any other `$` topic. Must outlive the Broker; set before serving.
+    void set_control_handler(ControlHandler* handler);
 
     // The packet size the Framer of a new connection must enforce.
     uint32_t max_packet_size() const;

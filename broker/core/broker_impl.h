@@ -119,6 +119,8 @@ struct Broker::Impl {
     Acl acl;
     auth::PasswordFile passwords;
     bool have_passwords = false;
+    Identity* identity = nullptr;       // Broker::set_identity
+    ControlHandler* control = nullptr;  // Broker::set_control_handler
 
     BrokerStats stats;
     bool shutting_down = false;

@@ -123,6 +123,7 @@ public:
     uint32_t will_gen = 0;
     uint16_t next_packet_id = 1;
     bool in_backlog = false;  // listed in Impl::backlog (queue waiting for output room)
+    bool admin = false;       // the user had the admin role at the last CONNECT (SPEC 7)
 
     SessionRare& rare_state() {
         if (!rare) rare = std::make_unique<SessionRare>();

@@ -204,15 +204,17 @@ def _mosquitto_config(config, acl_path, passwd_path, port, mosquitto_config):
 @pytest.fixture
 def make_broker(tmp_path):
     """make(config="", acl=None, passwd=None, *, port=None, args=(), argv=None,
-    mosquitto_config="") -> Broker. config: extra heraldd TOML (top level); acl / passwd: file
+    mosquitto_config="", env=None) -> Broker. config: extra heraldd TOML (top level); acl / passwd: file
     texts; port: a fixed port (e.g. to restart on the same one); args: extra heraldd arguments;
     argv: heraldd's whole argument list instead of ["-c", generated config] (e.g. ["-p", "1884"]:
     then the port is read from the log as usual); mosquitto_config: extra mosquitto.conf lines
-    (HERALD_TEST_BROKER=mosquitto only)."""
+    (HERALD_TEST_BROKER=mosquitto only); env: extra environment variables for the broker
+    (e.g. {"HERALD_ADMIN_PASSWORD": "..."})."""
     started = []
 
     def make(config: str = "", acl: str | None = None, passwd: str | None = None, *,
-             port: int | None = None, args=(), argv=None, mosquitto_config: str = "") -> Broker:
+             port: int | None = None, args=(), argv=None, mosquitto_config: str = "",
+             env: dict | None = None) -> Broker:
         n = len(started)
         acl_path = passwd_path = None
         if acl is not None:
@@ -238,7 +240,8 @@ def make_broker(tmp_path):
                 cmd, listeners = [HERALDD] + list(argv), 1
             else:
                 cmd = [HERALDD, "-c", str(cfg)] + list(args)
-            b = Broker(cmd, cfg, log_path, "heraldd", listeners=listeners)
+            full_env = {**os.environ, **env} if env else None
+            b = Broker(cmd, cfg, log_path, "heraldd", listeners=listeners, env=full_env)
         b.acl_path = str(acl_path) if acl_path else None
         b.passwd_path = str(passwd_path) if passwd_path else None
         started.append(b)
