@@ -118,7 +118,7 @@ bool filter_covers(std::string_view rule, std::string_view filter) {
 
 bool Acl::load(std::string_view text, std::string& error) {
     std::vector<Rule> anonymous;
-    std::unordered_map<std::string, std::vector<Rule>> users;
+    decltype(user_rules_) users;
     std::vector<Rule> patterns;
     std::vector<Rule>* current = &anonymous;  // "topic" lines before any "user": anonymous
 
@@ -185,7 +185,7 @@ bool Acl::load(std::string_view text, std::string& error) {
     return true;
 }
 
-bool Acl::allowed(Access access, const std::optional<std::string>& username,
+bool Acl::allowed(Access access, std::optional<std::string_view> username,
                   std::string_view client_id, std::string_view topic) const {
     if (!loaded_) return true;
 
@@ -200,7 +200,7 @@ bool Acl::allowed(Access access, const std::optional<std::string>& username,
         own = it == user_rules_.end() ? nullptr : &it->second;
     }
 
-    Substitution sub{username ? std::string_view(*username) : std::string_view(), client_id};
+    Substitution sub{username ? *username : std::string_view(), client_id};
     bool username_ok = username && safe_value(*username);
     bool client_ok = safe_value(client_id);
     // The substitution to use for `rule`, or false when the pattern cannot apply.

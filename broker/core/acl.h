@@ -38,7 +38,7 @@ public:
     // does not refuse the subscription: the delivery-time check filters those topics out.
     // At delivery and for Write `topic` is the concrete topic name (a topic is a filter that
     // covers only itself, so the same test serves both).
-    bool allowed(Access access, const std::optional<std::string>& username,
+    bool allowed(Access access, std::optional<std::string_view> username,
                  std::string_view client_id, std::string_view topic) const;
 
     struct Rule {
@@ -54,7 +54,12 @@ public:
 private:
     bool loaded_ = false;
     std::vector<Rule> anonymous_rules_;
-    std::unordered_map<std::string, std::vector<Rule>> user_rules_;
+    // Looked up by string_view (no copy of the username per check).
+    struct NameHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+    };
+    std::unordered_map<std::string, std::vector<Rule>, NameHash, std::equal_to<>> user_rules_;
     std::vector<Rule> pattern_rules_;
 };
 

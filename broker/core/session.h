@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "broker/core/message.h"
+#include "broker/core/packed_string.h"
 #include "broker/core/ring.h"
 #include "broker/mqtt/packets.h"
 
@@ -97,8 +98,8 @@ public:
     // (sequence << 32) | slot in Impl::session_slots: unique for the life of the process
     // (Message::origin_id for no-local, backlog entries) and an O(1) lookup.
     uint64_t id = 0;
-    std::string client_id;                 // the key in Impl::sessions (which views it)
-    std::optional<std::string> username;  // of the last connection, for ACL checks
+    PackedString client_id;                // the key in Impl::sessions (which views it)
+    std::optional<PackedString> username;  // of the last connection, for ACL checks
     Client* client = nullptr;              // the attached connection, if any
     Session* index_next = nullptr;         // SessionIndex's chain
 
