@@ -1,0 +1,32 @@
+// The JSON of presence (SPEC 4): the retained `presence/{u}` record, the `presence/{u}/devices`
+// list, and the status update a user publishes to its own `presence/{u}`.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "broker/core/presence_tracker.h"
+
+namespace herald::core {
+
+inline constexpr size_t kMaxPresenceTextBytes = 256;
+
+// {"user":"alice","state":"online","status":"away","text":"...","devices":2,"since":...,
+//  "last_seen":...,"seq":17}. An invisible user is rendered exactly as an offline one (state
+// offline, status available, no text, no devices), so that others cannot tell.
+std::string presence_record_json(std::string_view user, const UserPresence& p);
+
+// {"user":"alice","devices":[{"client_id":"phone","transport":"tcp","protocol":5,
+//  "since":...}, ...]}
+std::string presence_devices_json(std::string_view user, const UserPresence& p);
+
+// A status update: {"status":"away","text":"In a meeting"}, either field optional, nothing
+// else allowed to be wrong. Sets `error` (a sentence) and returns false when refused.
+struct StatusUpdate {
+    std::optional<std::string> status;
+    std::optional<std::string> text;
+};
+bool parse_status_update(std::string_view payload, StatusUpdate& update, std::string& error);
+
+}  // namespace herald::core
