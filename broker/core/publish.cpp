@@ -113,15 +113,17 @@ void Broker::Impl::handle_publish(Client& c, mqtt::Publish& p) {
 
     // Checks that refuse this one message but keep the connection.
     ReasonCode refused = ReasonCode::Success;
+    RuleVerdict rule = RuleVerdict::Allowed;
     if (v5 && p.props.payload_format_indicator.value_or(0) == 1 && !mqtt::valid_utf8(*p.payload)) {
         refused = ReasonCode::PayloadFormatInvalid;  // [MQTT-3.3.2-4] (may refuse)
     } else if (p.topic[0] == '$') {
         refused = ReasonCode::NotAuthorized;
     } else if (acl.loaded() && !acl.allowed(Access::Write, s.username, s.client_id, p.topic)) {
         refused = ReasonCode::NotAuthorized;
-    } else if (const RuleVerdict v = rule_publish(p.topic, classify_topic(p.topic), user_of(s), identity);
-               v != RuleVerdict::Allowed) {
-        topic_rule_refused(c, "PUBLISH", p.topic, v);
+    } else if (const TopicClass cls = classify_topic(p.topic);  // a first-byte test for most
+               cls != TopicClass::Plain &&
+               (rule = rule_publish(p.topic, cls, user_of(s), identity)) != RuleVerdict::Allowed) {
+        topic_rule_refused(c, "PUBLISH", p.topic, rule);
         refused = ReasonCode::NotAuthorized;
     }
     if (refused != ReasonCode::Success) {

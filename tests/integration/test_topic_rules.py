@@ -5,6 +5,8 @@
 # allow_anonymous = true (conftest's default), which takes any username without a password.
 # The broker here has no identity store, so nobody is a member of any group: the positive group
 # cases are in tests/unit/topic_rules_broker_test.cpp (fake Identity).
+import re
+
 import pytest
 from helpers import *
 
@@ -46,6 +48,10 @@ def test_publish_as_another_user_refused(broker, version):
     assert alice.publish("users/carol/alice", b"hello", qos=1) in OK
     assert topics([carol.expect_message()]) == [("users/carol/alice", b"hello")]
     carol.expect_no_message(0.3)
+    # Logged at info once per connection (later refusals at debug), with the reason.
+    line = rf"Refused PUBLISH of alice-{version} \(user alice\) to users/carol/bob: sender level"
+    broker.wait_log(line)
+    assert len(re.findall(line, broker.log())) == 1
 
 
 @pytest.mark.parametrize("version", VERSION_PARAMS)

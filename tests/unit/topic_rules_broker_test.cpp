@@ -63,10 +63,16 @@ TEST_CASE("SPEC 3: another user's inbox is refused at SUBSCRIBE; wildcards see o
     CHECK(subscribe(*bob3, "#") == ReasonCode::GrantedQoS1);
     CHECK(bob3->publishes() == Lines{"users/bob/alice kept for bob"});
 
+    // Shared subscriptions: the filter after "$share/{group}/" is what is checked.
+    auto bob_shared = connect(*f.broker, "bob-shared", "bob");
+    CHECK(subscribe(*bob_shared, "$share/g/users/alice/#") == ReasonCode::NotAuthorized);
+    CHECK(subscribe(*bob_shared, "$share/g/users/+/#") == ReasonCode::GrantedQoS1);
+
     CHECK(publish(*alice, "users/alice/alice", "live note") == ReasonCode::NoMatchingSubscribers);
     CHECK(publish(*alice, "users/bob/alice", "live") == ReasonCode::Success);
     CHECK(bob->publishes() == Lines{"users/bob/alice live"});
     CHECK(bob3->publishes() == Lines{"users/bob/alice live"});
+    CHECK(bob_shared->publishes() == Lines{"users/bob/alice live"});
 }
 
 TEST_CASE("SPEC 3: presence/{u} only by {u}; presence/{u}/devices by nobody, read only by {u}") {
