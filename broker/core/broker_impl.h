@@ -32,6 +32,7 @@
 #include "broker/core/session.h"
 #include "broker/core/session_index.h"
 #include "broker/core/subscription_tree.h"
+#include "broker/core/topic_rules.h"
 #include "broker/mqtt/codec.h"
 
 namespace herald::core {
@@ -39,6 +40,11 @@ namespace herald::core {
 // A string safe to put in a log line: control bytes, invalid UTF-8 and backslashes escaped
 // (\n, \xNN), cut at `max` bytes. Client ids, usernames and topics may hold any bytes.
 std::string printable(std::string_view s, size_t max = 200);
+
+// The username the topic rules (topic_rules.h) see: "" for an anonymous session.
+inline std::string_view user_of(const Session& s) {
+    return s.username ? std::string_view(*s.username) : std::string_view();
+}
 
 enum class TimerKind : uint8_t {
     ConnectTimeout,  // key = client slot, gen = serial; once Active, a keepalive check
@@ -173,6 +179,8 @@ struct Broker::Impl {
     void ack_publish(Client& c, mqtt::PacketType type, uint16_t packet_id, mqtt::ReasonCode rc);
     // Stores/clears the retained copy, then routes. Returns the number of receiving sessions.
     size_t publish_message(const MessagePtr& m);
+    // Logs a PUBLISH / SUBSCRIBE the topic rules refused: info once per connection, then debug.
+    void topic_rule_refused(Client& c, const char* what, std::string_view topic, RuleVerdict v);
 
     // --- deliver.cpp ---
     size_t route(const MessagePtr& m);
@@ -186,7 +194,11 @@ struct Broker::Impl {
     void pump(Session& s);
     size_t window(const Client& c) const;
     bool output_has_room(const Client& c) const;
-    bool read_allowed(const Session& s, std::string_view topic) const;
+    // Config ACL and topic rules, at each delivery; cls = classify_topic(topic), once per message.
+    bool read_allowed(const Session& s, std::string_view topic, TopicClass cls) const;
+    bool read_allowed(const Session& s, std::string_view topic) const {
+        return read_allowed(s, topic, classify_topic(topic));
+    }
     void pump_backlog();
 
     // --- subscribe.cpp ---

@@ -62,11 +62,12 @@ public:
 
     ClientState state = ClientState::AwaitConnect;
     mqtt::ProtocolVersion version = mqtt::ProtocolVersion::V311;
-    // One byte for the four flags (bit-fields) keeps the Client at 72 bytes.
+    // One byte for the five flags (bit-fields) keeps the Client at 72 bytes.
     bool connect_seen : 1 = false;  // version is known (CONNECT decoded)
     bool request_problem_information : 1 = true;
     bool connect_expiry_zero : 1 = true;    // CONNECT Session Expiry Interval was 0 (5.0)
     bool publish_will_on_close : 1 = true;  // false after a normal DISCONNECT or a shutdown
+    bool topic_rule_logged : 1 = false;     // a topic-rule refusal was logged at info
 
     bool v5() const { return version == mqtt::ProtocolVersion::V5; }
     ClientRare& rare_state() {

@@ -44,12 +44,14 @@ bool Broker::Impl::output_has_room(const Client& c) const {
            c.conn.pending_output_bytes() <= config.max_output_buffer;
 }
 
-bool Broker::Impl::read_allowed(const Session& s, std::string_view topic) const {
-    return !acl.loaded() || acl.allowed(Access::Read, s.username, s.client_id, topic);
+bool Broker::Impl::read_allowed(const Session& s, std::string_view topic, TopicClass cls) const {
+    return (cls == TopicClass::Plain || rule_read(topic, cls, user_of(s), identity)) &&
+           (!acl.loaded() || acl.allowed(Access::Read, s.username, s.client_id, topic));
 }
 
 size_t Broker::Impl::route(const MessagePtr& m) {
     const uint64_t epoch = ++route_epoch;
+    const TopicClass cls = classify_topic(m->topic);  // once per message, not per receiver
     route_count = 0;
     size_t receivers = 0;
 
@@ -91,7 +93,7 @@ size_t Broker::Impl::route(const MessagePtr& m) {
         }
         g.next_index = (chosen + 1) % n;
         const SubscriptionEntry& e = g.members[chosen];
-        if (!read_allowed(*e.session, m->topic)) return;
+        if (!read_allowed(*e.session, m->topic, cls)) return;
         uint32_t id = e.subscription_id;
         std::span<const uint32_t> ids;
         if (id) ids = std::span<const uint32_t>(&id, 1);
@@ -110,7 +112,7 @@ size_t Broker::Impl::route(const MessagePtr& m) {
 
     for (size_t i = 0; i < route_count; ++i) {
         RouteTarget& t = route_targets[i];
-        if (!read_allowed(*t.session, m->topic)) continue;  // checked at every delivery
+        if (!read_allowed(*t.session, m->topic, cls)) continue;  // checked at every delivery
         offer(*t.session, m, t.qos, t.retain, t.subscription_ids);
         receivers++;
     }

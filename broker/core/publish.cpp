@@ -4,7 +4,8 @@
 // Choices where the specs leave room (for the README):
 // - Clients may not publish to topics starting with '$' (reserved for the broker: $SYS, and
 //   later $CONTROL): 5.0 gets PUBACK/PUBREC 0x87; 3.1.1 is acked normally and the message
-//   dropped (3.1.1 has no way to say no). An ACL write denial is answered the same way.
+//   dropped (3.1.1 has no way to say no). An ACL write denial, and a publish the topic
+//   rules of SPEC 3 refuse (topic_rules.h), are answered the same way.
 // - QoS 2 is "method A": the message is routed on PUBLISH, its packet id kept until PUBREL;
 //   a duplicate PUBLISH with a kept id is re-acked with PUBREC and not routed again.
 // - The Receive Maximum we advertise counts QoS 2 messages awaiting PUBREL (QoS 1 completes
@@ -31,6 +32,18 @@ void Broker::Impl::ack_publish(Client& c, mqtt::PacketType type, uint16_t packet
     a.packet_id = packet_id;
     a.reason = c.v5() ? rc : ReasonCode::Success;
     send(c, a);
+}
+
+void Broker::Impl::topic_rule_refused(Client& c, const char* what, std::string_view topic,
+                                      RuleVerdict v) {
+    // Info once per connection (a misbehaving client could otherwise fill the log), debug after.
+    const auto level = c.topic_rule_logged ? spdlog::level::debug : spdlog::level::info;
+    c.topic_rule_logged = true;
+    const Session* s = c.session;
+    spdlog::log(level, "Refused {} of {} (user {}) to {}: {}", what,
+                s ? printable(s->client_id) : "-",
+                s && s->username ? printable(*s->username) : "(anonymous)", printable(topic),
+                rule_verdict_name(v));
 }
 
 size_t Broker::Impl::publish_message(const MessagePtr& m) {
@@ -100,11 +113,17 @@ void Broker::Impl::handle_publish(Client& c, mqtt::Publish& p) {
 
     // Checks that refuse this one message but keep the connection.
     ReasonCode refused = ReasonCode::Success;
+    RuleVerdict rule = RuleVerdict::Allowed;
     if (v5 && p.props.payload_format_indicator.value_or(0) == 1 && !mqtt::valid_utf8(*p.payload)) {
         refused = ReasonCode::PayloadFormatInvalid;  // [MQTT-3.3.2-4] (may refuse)
     } else if (p.topic[0] == '$') {
         refused = ReasonCode::NotAuthorized;
     } else if (acl.loaded() && !acl.allowed(Access::Write, s.username, s.client_id, p.topic)) {
+        refused = ReasonCode::NotAuthorized;
+    } else if (const TopicClass cls = classify_topic(p.topic);  // a first-byte test for most
+               cls != TopicClass::Plain &&
+               (rule = rule_publish(p.topic, cls, user_of(s), identity)) != RuleVerdict::Allowed) {
+        topic_rule_refused(c, "PUBLISH", p.topic, rule);
         refused = ReasonCode::NotAuthorized;
     }
     if (refused != ReasonCode::Success) {

@@ -2,7 +2,8 @@
 //
 // Choices where the specs leave room (for the README):
 // - The ACL Read check at SUBSCRIBE uses the filter without its "$share/{group}/" prefix;
-//   a refused filter gets 0x87 (3.1.1: 0x80), the others in the same packet go on.
+//   a refused filter gets 0x87 (3.1.1: 0x80), the others in the same packet go on. The topic
+//   rules of SPEC 3 (topic_rules.h) are checked the same way, after the ACL.
 // - Retained messages are sent after the SUBACK, each ACL-checked for its topic, at
 //   min(message QoS, granted QoS), with retain = 1 [MQTT-3.3.1-9 (5.0)] and the
 //   subscription identifier. They go through the normal delivery path, so the inflight
@@ -58,6 +59,12 @@ void Broker::Impl::handle_subscribe(Client& c, mqtt::Subscribe& p) {
         if (acl.loaded() && !acl.allowed(Access::Read, s.username, s.client_id, acl_filter)) {
             spdlog::debug("Denied SUBSCRIBE of {} to {}", printable(s.client_id),
                           printable(sub.filter));
+            ack.reasons.push_back(ReasonCode::NotAuthorized);
+            continue;
+        }
+        if (const RuleVerdict v = rule_subscribe(acl_filter, user_of(s), identity);
+            v != RuleVerdict::Allowed) {
+            topic_rule_refused(c, "SUBSCRIBE", sub.filter, v);
             ack.reasons.push_back(ReasonCode::NotAuthorized);
             continue;
         }

@@ -4,7 +4,8 @@
 // keepalive timeout, protocol error, framer error, takeover, DISCONNECT 0x04. A 5.0 Will
 // Delay Interval holds it back [MQTT-3.1.3-9]: it is published when the delay passes or when
 // the session ends, whichever is first, and dropped if the client id connects again (to the
-// same session) before. A will is ACL-checked (write) when it is published, not at CONNECT.
+// same session) before. A will is ACL-checked (write) and checked against the topic rules of
+// SPEC 3 (topic_rules.h) when it is published, not at CONNECT.
 //
 // Choices where the specs leave room (for the README):
 // - A will to a '$' topic is never published (clients may not publish there either).
@@ -38,6 +39,12 @@ void Broker::Impl::publish_will(mqtt::Will& will, const Session& s) {
     if (acl.loaded() && !acl.allowed(Access::Write, s.username, s.client_id, will.topic)) {
         spdlog::info("Will of {} to {} not published: denied by ACL", printable(s.client_id),
                      printable(will.topic));
+        return;
+    }
+    if (const RuleVerdict v = rule_publish(will.topic, classify_topic(will.topic), user_of(s), identity);
+        v != RuleVerdict::Allowed) {
+        spdlog::info("Will of {} to {} not published: {}", printable(s.client_id),
+                     printable(will.topic), rule_verdict_name(v));
         return;
     }
     auto m = std::make_shared<Message>();

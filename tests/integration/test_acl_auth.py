@@ -113,7 +113,8 @@ def test_acl_patterns_user_and_client_id(acl_broker, version):
     """SPEC 3: ACL 'pattern' lines substitute %u (username) and %c (client id)."""
     a = user_client(acl_broker, version, "alice", client_id="phone")
     check_suback(a.subscribe([("users/alice/#", 1), ("users/bob/#", 1)]), [1, None], version)
-    assert a.publish("users/alice/note", b"own tree", qos=1) in OK
+    # users/{to}/{from}: the topic rules of SPEC 3 apply too, so alice writes as herself.
+    assert a.publish("users/alice/alice", b"own tree", qos=1) in OK
     assert a.expect_message().payload == b"own tree"
     watcher = user_client(acl_broker, version, "bob", client_id="laptop")
     # devices/%c/# is write-only: the watcher cannot read it, alice can write only her own id.
@@ -121,7 +122,8 @@ def test_acl_patterns_user_and_client_id(acl_broker, version):
     assert a.publish("devices/phone/status", b"ok", qos=1) in OK
     watcher.expect_no_message(0.3)
     assert a.publish("devices/laptop/status", b"forged", qos=1) == (0x87 if version == V5 else 0)
-    assert a.publish("users/bob/inbox", b"forged", qos=1) == (0x87 if version == V5 else 0)
+    # Allowed by the topic rules (alice writing to bob), refused by the ACL: both must allow.
+    assert a.publish("users/bob/alice", b"not in her tree", qos=1) == (0x87 if version == V5 else 0)
 
 
 @pytest.mark.parametrize("version", VERSION_PARAMS)

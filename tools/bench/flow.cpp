@@ -109,7 +109,11 @@ void FlowRun::build() {
         int users = cfg_.users > 0 ? cfg_.users : 1000;
         res_.users = users;
         for (int u = 0; u < users; ++u) {
-            Client* c = fleet_->add(client_options(cfg_, prefix + "u" + std::to_string(u), size_t(u), false));
+            ConnectOptions o = client_options(cfg_, prefix + "u" + std::to_string(u), size_t(u), false);
+            // Username = the user's number: the broker lets only user {from} publish to
+            // users/{to}/{from} and only {to} read it (SPEC 3).
+            o.username = std::to_string(u);
+            Client* c = fleet_->add(o);
             pubs_.push_back(Publisher{c, uint32_t(u), 0, UINT64_MAX, 0});
             recvs_.push_back(Receiver{c, {}, 0});
         }

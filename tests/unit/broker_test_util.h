@@ -1,0 +1,163 @@
+// A Broker without sockets, for unit tests: a fake Connection collects output, a manual Clock
+// drives timers, a Peer is one connected test client whose output is decoded packet by packet.
+// (The same harness as broker_test.cpp's, shared here for the tests that came after it.)
+#pragma once
+
+#include <doctest/doctest.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/core/broker.h"
+#include "broker/mqtt/codec.h"
+
+namespace herald::core::test {
+
+class FakeConnection final : public Connection {
+public:
+    std::string& output() override { return out; }
+    size_t pending_output_bytes() const override { return out.size(); }
+    void close() override { closed = true; }
+    const std::string& peer() const override { return peer_; }
+    const char* transport() const override { return "test"; }
+
+    std::string out;
+    bool closed = false;
+    std::string peer_ = "127.0.0.1:1";
+};
+
+class ManualClock final : public Clock {
+public:
+    uint64_t mono_ms() const override { return now; }
+    uint64_t wall_ms() const override { return 1700000000000 + now; }
+    uint64_t now = 1000;
+};
+
+struct Peer {
+    Broker& broker;
+    mqtt::ProtocolVersion version;
+    FakeConnection conn;
+    Client* client = nullptr;
+
+    Peer(Broker& b, mqtt::ProtocolVersion v) : broker(b), version(v) { client = broker.on_open(conn); }
+    ~Peer() { broker.on_closed(client); }
+
+    void send(const mqtt::Packet& p) {
+        std::string bytes;
+        mqtt::encode(p, version, bytes);
+        broker.on_frame(client, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+    }
+
+    // Decodes and removes everything written so far.
+    std::vector<mqtt::Packet> take() {
+        std::vector<mqtt::Packet> packets;
+        size_t i = 0;
+        while (i < conn.out.size()) {
+            size_t j = i + 1, len = 0, mult = 1;
+            while (true) {
+                auto b = static_cast<uint8_t>(conn.out[j++]);
+                len += (b & 0x7F) * mult;
+                mult *= 128;
+                if (!(b & 0x80)) break;
+            }
+            size_t end = j + len;
+            auto r = mqtt::decode({reinterpret_cast<const uint8_t*>(conn.out.data()) + i, end - i},
+                                  version);
+            REQUIRE_MESSAGE(r.ok, r.error.message);
+            packets.push_back(std::move(r.packet));
+            i = end;
+        }
+        conn.out.clear();
+        return packets;
+    }
+
+    // The PUBLISHes written so far (other packets dropped), as "topic payload" lines.
+    std::vector<std::string> publishes() {
+        std::vector<std::string> lines;
+        for (auto& p : take())
+            if (auto* m = std::get_if<mqtt::Publish>(&p)) lines.push_back(m->topic + " " + *m->payload);
+        return lines;
+    }
+};
+
+inline std::unique_ptr<Peer> connect(Broker& b, const std::string& client_id,
+                                     std::optional<std::string> username,
+                                     mqtt::ProtocolVersion v = mqtt::ProtocolVersion::V5,
+                                     std::optional<mqtt::Will> will = std::nullopt) {
+    mqtt::Connect c;
+    c.version = v;
+    c.client_id = client_id;
+    c.clean_start = true;
+    c.keep_alive = 60;
+    c.username = std::move(username);
+    c.will = std::move(will);
+    auto p = std::make_unique<Peer>(b, v);
+    p->send(c);
+    auto out = p->take();
+    REQUIRE(out.size() == 1);
+    REQUIRE(std::holds_alternative<mqtt::Connack>(out[0]));
+    REQUIRE(std::get<mqtt::Connack>(out[0]).reason == mqtt::ReasonCode::Success);
+    return p;
+}
+
+// Subscribes to one filter; returns the SUBACK reason code. Retained messages sent after the
+// SUBACK stay in the peer's output.
+inline mqtt::ReasonCode subscribe(Peer& p, const std::string& filter, uint8_t qos = 1) {
+    mqtt::Subscribe s;
+    s.packet_id = 1;
+    s.subscriptions.push_back({filter, {qos}});
+    p.send(s);
+    REQUIRE(p.conn.out.size() >= 2);
+    // Decode only the first packet (the SUBACK), leaving the rest in place.
+    std::string rest = p.conn.out;
+    size_t j = 1, len = 0, mult = 1;
+    while (true) {
+        auto b = static_cast<uint8_t>(rest[j++]);
+        len += (b & 0x7F) * mult;
+        mult *= 128;
+        if (!(b & 0x80)) break;
+    }
+    p.conn.out = rest.substr(0, j + len);
+    auto out = p.take();
+    p.conn.out = rest.substr(j + len);
+    REQUIRE(out.size() == 1);
+    auto* ack = std::get_if<mqtt::Suback>(&out[0]);
+    REQUIRE(ack);
+    REQUIRE(ack->reasons.size() == 1);
+    return ack->reasons[0];
+}
+
+// Publishes; returns the PUBACK reason for QoS 1 (Success for QoS 0).
+inline mqtt::ReasonCode publish(Peer& p, const std::string& topic, const std::string& payload,
+                                uint8_t qos = 1, bool retain = false) {
+    mqtt::Publish m;
+    m.topic = topic;
+    m.qos = qos;
+    m.retain = retain;
+    m.packet_id = qos ? 1 : 0;
+    m.payload = std::make_shared<const std::string>(payload);
+    p.send(m);
+    if (qos == 0) return mqtt::ReasonCode::Success;
+    for (auto& packet : p.take())  // the sender may also receive its own message: skipped
+        if (auto* a = std::get_if<mqtt::Ack>(&packet)) return a->reason;
+    FAIL("no PUBACK");
+    return mqtt::ReasonCode::UnspecifiedError;
+}
+
+struct BrokerFixture {
+    Config config;
+    MemoryStore store;
+    ManualClock clock;
+    std::unique_ptr<Broker> broker;
+    BrokerFixture() {
+        spdlog::set_level(spdlog::level::warn);  // connect/disconnect lines are noise here
+        config.allow_anonymous = true;
+        config.sys_interval = 0;
+        broker = std::make_unique<Broker>(config, store, clock);
+    }
+};
+
+}  // namespace herald::core::test
