@@ -67,6 +67,7 @@ public:
     bool request_problem_information : 1 = true;
     bool connect_expiry_zero : 1 = true;    // CONNECT Session Expiry Interval was 0 (5.0)
     bool publish_will_on_close : 1 = true;  // false after a normal DISCONNECT or a shutdown
+    bool presence_clean_end : 1 = false;    // kicked or replaced: offline without grace
 
     bool v5() const { return version == mqtt::ProtocolVersion::V5; }
     ClientRare& rare_state() {
