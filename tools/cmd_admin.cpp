@@ -1,6 +1,6 @@
 // The `herald` admin commands (SPEC 7, 8): `herald user add|del|passwd|list`, `herald contact
 // add|del|list`, `herald group create|del|add|remove|list`, `herald ban`, `herald unban`,
-// `herald stats`. Each builds one admin API command and prints its answer for a person
+// `herald stats`, `herald kick`, `herald online`, `herald whois`. Each builds one admin API command and prints its answer for a person
 // (or, with --json, as the broker sent it); the exchange itself is in cmd_admin_call.cpp.
 #include <termios.h>
 #include <unistd.h>
@@ -30,6 +30,7 @@ struct AdminArgs {
     std::string reason;
     int limit = 100;
     std::string user;                 // group list --user
+    std::string cursor;               // online --cursor
 };
 
 // One subcommand: its CLI node, the command it sends, and how its answer is shown.
@@ -244,6 +245,52 @@ void add_ban_commands(CLI::App& app, AdminArgs& a, std::vector<Leaf>& leaves) {
     }});
 }
 
+// Live users, answered by the broker's presence (SPEC 4, 7): kick, online, whois.
+void add_presence_commands(CLI::App& app, AdminArgs& a, std::vector<Leaf>& leaves) {
+    CLI::App* kick = app.add_subcommand("kick", "Disconnect every device of a user (admin API)");
+    kick->add_option("user", a.first, "User id")->required();
+    kick->add_option("--reason", a.reason, "Reason string sent to 5.0 devices");
+    leaves.push_back({kick, [](AdminArgs& a, json& c) {
+        c = {{"command", "kickUser"}, {"user", a.first}};
+        if (!a.reason.empty()) c["reason"] = a.reason;
+        return true;
+    }, say([](const json& d) {
+        return "kicked '" + str(d, "user") + "' (" + (d.contains("devices") ? d["devices"].dump() : "?") +
+               " devices)";
+    })});
+
+    CLI::App* online = app.add_subcommand("online", "List the users online, in name order (admin API)");
+    online->add_option("--limit", a.limit, "Users per page")->capture_default_str()->check(CLI::Range(1, 1000));
+    online->add_option("--cursor", a.cursor, "Start after this user (the cursor a previous page printed)");
+    leaves.push_back({online, [](AdminArgs& a, json& c) {
+        c = {{"command", "listOnline"}, {"limit", a.limit}};
+        if (!a.cursor.empty()) c["cursor"] = a.cursor;
+        return true;
+    }, [](const json& d) -> std::optional<json> {
+        if (d.contains("users") && d["users"].is_array())
+            for (const json& u : d["users"]) std::printf("%s\n", u.is_string() ? u.get<std::string>().c_str() : u.dump().c_str());
+        if (d.contains("cursor") && d["cursor"].is_string())
+            std::printf("(more: herald online --cursor %s)\n", d["cursor"].get<std::string>().c_str());
+        return std::nullopt;
+    }});
+
+    CLI::App* whois = app.add_subcommand("whois", "Show a user's presence and devices (admin API)");
+    whois->add_option("user", a.first, "User id")->required();
+    leaves.push_back({whois, [](AdminArgs& a, json& c) {
+        c = {{"command", "getPresence"}, {"user", a.first}};
+        return true;
+    }, [](const json& d) -> std::optional<json> {
+        std::printf("%s: %s (%s)", str(d, "user").c_str(), str(d, "state").c_str(), str(d, "status").c_str());
+        if (!str(d, "text").empty()) std::printf(" \"%s\"", str(d, "text").c_str());
+        std::printf("\n");
+        if (d.contains("devices") && d["devices"].is_array())
+            for (const json& dev : d["devices"])
+                std::printf("  %s  %s  MQTT %s\n", str(dev, "client_id").c_str(), str(dev, "transport").c_str(),
+                            dev.contains("protocol") && dev["protocol"] == 5 ? "5.0" : "3.1.1");
+        return std::nullopt;
+    }});
+}
+
 }  // namespace
 
 CommandRunner add_admin_commands(CLI::App& app) {
@@ -253,6 +300,7 @@ CommandRunner add_admin_commands(CLI::App& app) {
     add_contact_commands(app, *args, *leaves);
     add_group_commands(app, *args, *leaves);
     add_ban_commands(app, *args, *leaves);
+    add_presence_commands(app, *args, *leaves);
     for (Leaf& leaf : *leaves) admin::add_admin_flags(*leaf.app, args->flags);
     return [args, leaves](const std::vector<PropertyArg>& properties) -> int {
         for (Leaf& leaf : *leaves) {

@@ -65,6 +65,13 @@ const NumericKey kNumericKeys[] = {
     {"max_output_buffer", Unit::Bytes, 1, kU32, &store_number<&C::max_output_buffer>},
 };
 
+// The numeric keys of [presence], named as a person writes them in messages.
+const NumericKey kPresenceKeys[] = {
+    {"presence.grace", Unit::Millis, 0, kU32, &store_number<&C::presence_grace_ms>},
+    {"presence.max_devices", Unit::Count, 0, kU32, &store_number<&C::presence_max_devices>},
+    {"presence.group_limit", Unit::Count, 0, kU32, &store_number<&C::presence_group_limit>},
+};
+
 const char* type_name(toml::node_type type) {
     switch (type) {
         case toml::node_type::table: return "a table";
@@ -108,6 +115,7 @@ private:
     bool boolean(std::string_view key, const toml::node& node, bool& out);
     bool string(std::string_view key, const toml::node& node, std::string& out);
     bool listeners(const toml::node& node, core::Config& config);
+    bool presence(const toml::node& node, core::Config& config);
     bool listener(const toml::table& table, core::ListenerConfig& out);
 
     const std::string& origin_;
@@ -157,6 +165,8 @@ bool Parser::parse(const toml::table& root, core::Config& config) {
             }
         } else if (name == "listeners") {
             ok = listeners(node, config);
+        } else if (name == "presence") {
+            ok = presence(node, config);
         } else {
             return fail(key.source(), fmt::format("unknown key '{}'", name));
         }
@@ -254,6 +264,43 @@ bool Parser::listeners(const toml::node& node, core::Config& config) {
         core::ListenerConfig listener_config;
         if (!listener(*table, listener_config)) return false;
         config.listeners.push_back(std::move(listener_config));
+    }
+    return true;
+}
+
+bool Parser::presence(const toml::node& node, core::Config& config) {
+    const auto* table = node.as_table();
+    if (table == nullptr) {
+        return fail(node.source(), "presence must be a table: write [presence]");
+    }
+    for (auto&& [key, value] : *table) {
+        const std::string name = fmt::format("presence.{}", key.str());
+        const NumericKey* numeric_key = nullptr;
+        for (const NumericKey& candidate : kPresenceKeys) {
+            if (name == candidate.name) numeric_key = &candidate;
+        }
+        bool ok = true;
+        if (numeric_key != nullptr) {
+            ok = numeric(*numeric_key, value, config);
+        } else if (key.str() == "visibility") {
+            ok = string(name, value, config.presence_visibility);
+            const std::string& v = config.presence_visibility;
+            if (ok && v != "contacts" && v != "all") {
+                return fail(value.source(),
+                            fmt::format("presence.visibility '{}' is not one of contacts | all", v));
+            }
+        } else if (key.str() == "device_policy") {
+            ok = string(name, value, config.presence_device_policy);
+            const std::string& v = config.presence_device_policy;
+            if (ok && v != "replace_oldest" && v != "reject_new") {
+                return fail(value.source(),
+                            fmt::format("presence.device_policy '{}' is not one of replace_oldest "
+                                        "| reject_new", v));
+            }
+        } else {
+            return fail(key.source(), fmt::format("unknown key '{}'", name));
+        }
+        if (!ok) return false;
     }
     return true;
 }

@@ -62,6 +62,8 @@ Broker::Impl::Impl(Config config_, Store& store_, const Clock& clock_)
     for (auto& m : store.retained_load()) {
         retained.set(std::make_shared<const Message>(std::move(m)));
     }
+    presence_restore();
+    init_presence_query();
 }
 
 Broker::Impl::~Impl() {
@@ -241,6 +243,7 @@ void Broker::Impl::client_closed(Client& c) {
         if (stats.clients_connected) stats.clients_connected--;
         spdlog::info("Client {} {}.", printable(s.client_id),
                      c.end_reason());
+        presence_disconnected(c, s);
         if (!shutting_down) {
             if (c.will && c.publish_will_on_close)
                 will_on_abnormal_end(s, c, s.expiry_interval == 0);
@@ -304,6 +307,7 @@ void Broker::on_tick() { impl_->tick(); }
 
 void Broker::shutdown() {
     auto& m = *impl_;
+    m.presence_shutdown();  // while the records can still reach the store
     m.shutting_down = true;
     // By slot and serial: closing could (defensively) free a client before we reach it.
     std::vector<std::pair<uint32_t, uint32_t>> keys;
@@ -338,6 +342,8 @@ bool Broker::reload(const Config& config, std::string& error) {
 }
 
 bool Broker::load_acl(std::string& error) { return impl_->load_auth(error); }
+
+PresenceQuery& Broker::presence_query() { return *impl_->presence_query; }
 
 void Broker::set_identity(Identity* identity) { impl_->identity = identity; }
 void Broker::set_control_handler(ControlHandler* handler) { impl_->control = handler; }

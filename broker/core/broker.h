@@ -82,6 +82,10 @@ public:
     // are refused like any other `$` topic. Must outlive the Broker; set before serving.
     void set_control_handler(ControlHandler* handler);
 
+    // What the admin API asks about live users (getPresence, listOnline, kickUser, and the
+    // kick after a ban or a deleted user). Lives as long as the Broker.
+    PresenceQuery& presence_query();
+
     // The packet size the Framer of a new connection must enforce.
     uint32_t max_packet_size() const;
 

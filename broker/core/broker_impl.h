@@ -28,6 +28,7 @@
 #include "broker/core/broker.h"
 #include "broker/core/client.h"
 #include "broker/core/message.h"
+#include "broker/core/presence_tracker.h"
 #include "broker/core/retained_store.h"
 #include "broker/core/session.h"
 #include "broker/core/session_index.h"
@@ -150,6 +151,12 @@ struct Broker::Impl {
     // Sessions with queued messages held back by a full output buffer; retried every tick.
     std::vector<uint64_t> backlog;
 
+    PresenceTracker presence;              // SPEC 4 (presence.cpp)
+    struct PresenceAnswers;                       // presence_query.cpp
+    std::unique_ptr<PresenceQuery> presence_query;  // made by init_presence_query()
+    bool presence_counts_changed = false;  // $SYS/herald/users/online is due
+    uint64_t next_presence_counts_ms = 0;
+
     uint64_t started_mono_ms = 0;
     uint64_t next_sys_ms = 0;  // 0 = publish at the first tick
 
@@ -239,6 +246,24 @@ struct Broker::Impl {
     void tick();
     void fire(const Deadline& d, uint64_t now);
     bool timer_live(const Deadline& d) const;  // false for an entry made moot since
+
+    // --- presence.cpp ---
+    void publish_presence(const std::string& user, PresenceChange change);
+    // The device limit for a CONNECT of `user` with `client_id`: sets `refuse` (reject_new),
+    // or returns the connection to push out (replace_oldest), or null.
+    Client* presence_device_limit(Client& c, const std::string& user, std::string_view client_id,
+                                  bool& refuse);
+    void presence_connected(Client& c, Session& s, Client* replaced);
+    void presence_disconnected(Client& c, Session& s);
+    void presence_tick(uint64_t now);
+    // A PUBLISH by a user to its own presence/{u}: merged, not routed. False: not one.
+    bool presence_status_update(Session& s, const std::string& topic, const std::string& payload,
+                                mqtt::ReasonCode& reason);
+    void presence_restore();   // at start, from the retained records
+    void init_presence_query();
+    void presence_shutdown();  // every user offline, published
+    // Disconnects every device of `user` (5.0: DISCONNECT `reason` with `why`); how many.
+    size_t kick_user(std::string_view user, mqtt::ReasonCode reason, const std::string& why);
 
     // --- sys_topics.cpp ---
     void publish_sys(uint64_t now);

@@ -68,6 +68,7 @@ public:
     bool connect_expiry_zero : 1 = true;    // CONNECT Session Expiry Interval was 0 (5.0)
     bool publish_will_on_close : 1 = true;  // false after a normal DISCONNECT or a shutdown
     bool topic_rule_logged : 1 = false;     // a topic-rule refusal was logged at info
+    bool presence_clean_end : 1 = false;    // kicked or replaced: offline without grace
 
     bool v5() const { return version == mqtt::ProtocolVersion::V5; }
     ClientRare& rare_state() {

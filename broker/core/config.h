@@ -47,6 +47,13 @@ struct Config {
     uint32_t sys_interval = 10;              // seconds between $SYS publications; 0 = off
     uint32_t max_output_buffer = 1048576;    // bytes waiting in the socket before a client is
                                              // treated as slow (QoS 0 dropped, QoS>0 queued)
+
+    // --- [presence] (SPEC 4): users with a username; anonymous clients have none ---
+    uint32_t presence_grace_ms = 5000;        // an abrupt loss shows offline only after this
+    std::string presence_visibility = "contacts";  // contacts | all
+    uint32_t presence_max_devices = 8;        // per user; 0 = no limit
+    std::string presence_device_policy = "replace_oldest";  // replace_oldest | reject_new
+    uint32_t presence_group_limit = 100;      // co-members of groups up to this size see each other
 };
 
 }  // namespace herald::core

@@ -137,6 +137,16 @@ void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
         expiry_capped = v5;
     }
 
+    // The device limit (SPEC 4): refuse this one, or push the oldest out once this is in.
+    Client* replaced = nullptr;
+    if (p.username) {
+        bool refuse = false;
+        replaced = presence_device_limit(c, *p.username, client_id, refuse);
+        if (refuse)
+            return refuse_connect(c, client_id, ReasonCode::QuotaExceeded,
+                                  "max_devices reached (device_policy reject_new)");
+    }
+
     // Everything accepted: from here on the connection is Active.
     c.keep_alive = keep_alive;
     c.connect_expiry_zero = p.props.session_expiry_interval.value_or(0) == 0;
@@ -214,6 +224,7 @@ void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
                      printable(s->client_id), v5 ? 5 : 2, p.clean_start ? 1 : 0, keep_alive);
     }
 
+    presence_connected(c, *s, replaced);
     if (session_present) resend_session(c, *s);
     schedule_keepalive(c);
 }

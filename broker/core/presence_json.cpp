@@ -14,11 +14,12 @@ bool visible(const UserPresence& p) { return p.online && p.status != "invisible"
 
 std::string presence_record_json(std::string_view user, const UserPresence& p) {
     const bool shown = visible(p);
+    const bool invisible = p.status == "invisible";
     nlohmann::json j;
     j["user"] = user;
     j["state"] = shown ? "online" : "offline";
-    j["status"] = shown ? p.status : std::string("available");
-    j["text"] = shown ? p.text : std::string();
+    j["status"] = invisible ? std::string("available") : p.status;
+    j["text"] = invisible ? std::string() : p.text;
     j["devices"] = shown ? p.devices.size() : 0;
     j["since"] = p.since_ms;
     j["last_seen"] = p.last_seen_ms;

@@ -135,6 +135,16 @@ void Broker::Impl::handle_publish(Client& c, mqtt::Publish& p) {
         return;
     }
 
+    if (p.topic[0] == 'p') {  // presence/{u} from u: a status update, merged, not routed
+        ReasonCode presence_reason = ReasonCode::Success;
+        static const std::string kEmpty;
+        if (presence_status_update(s, p.topic, p.payload ? *p.payload : kEmpty, presence_reason)) {
+            if (p.qos == 2 && presence_reason == ReasonCode::Success) s.add_incoming_qos2(p.packet_id);
+            if (p.qos > 0) ack_publish(c, ack_type, p.packet_id, presence_reason);
+            return;
+        }
+    }
+
     auto m = std::make_shared<Message>();
     m->topic = std::move(p.topic);
     m->payload = p.payload ? std::move(p.payload) : std::make_shared<const std::string>();

@@ -119,6 +119,7 @@ void Broker::Impl::tick() {
         timers = decltype(timers)(std::greater<>(), std::move(live));
     }
     pump_backlog();
+    presence_tick(now);
     if (config.sys_interval && now >= next_sys_ms) {
         publish_sys(now);
         next_sys_ms = now + uint64_t(config.sys_interval) * 1000;

@@ -304,10 +304,14 @@ def test_chat_status_presence_who_quit(make_broker, tmux):
     broker = make_broker()
     t = start_chat(tmux, broker)
 
-    status = MosquittoSub(broker, ["-u", "watcher", "-t", "presence/alice", "-q", "1"], 1, TIMEOUT)
+    # The retained record of alice (online), then the one the broker merged her status into.
+    status = MosquittoSub(broker, ["-u", "watcher", "-t", "presence/alice", "-q", "1"], 2, TIMEOUT)
     status.wait_subscribed()
     t.type_line("/status away In a meeting")
-    assert [json.loads(l) for l in status.result()] == [{"status": "away", "text": "In a meeting"}]
+    records = [json.loads(l) for l in status.result()]
+    assert [(r["state"], r["status"], r["text"]) for r in records] == \
+        [("online", "available", ""), ("online", "away", "In a meeting")]
+    assert records[1]["seq"] == records[0]["seq"] + 1
     t.type_line("/status sleeping")
     t.wait_for(r"usage: /status available\|away\|busy\|invisible")
 

@@ -111,18 +111,28 @@ inline mqtt::ReasonCode subscribe(Peer& p, const std::string& filter, uint8_t qo
     s.subscriptions.push_back({filter, {qos}});
     p.send(s);
     REQUIRE(p.conn.out.size() >= 2);
-    // Decode only the first packet (the SUBACK), leaving the rest in place.
-    std::string rest = p.conn.out;
-    size_t j = 1, len = 0, mult = 1;
-    while (true) {
-        auto b = static_cast<uint8_t>(rest[j++]);
-        len += (b & 0x7F) * mult;
-        mult *= 128;
-        if (!(b & 0x80)) break;
+    // Decode only the SUBACK, leaving every other packet (presence records, retained
+    // messages) in place, in order.
+    std::string all = p.conn.out;
+    std::vector<mqtt::Packet> out;
+    size_t i = 0;
+    for (;;) {
+        REQUIRE(i < all.size());
+        size_t j = i + 1, len = 0, mult = 1;
+        while (true) {
+            auto b = static_cast<uint8_t>(all[j++]);
+            len += (b & 0x7F) * mult;
+            mult *= 128;
+            if (!(b & 0x80)) break;
+        }
+        if ((static_cast<uint8_t>(all[i]) >> 4) == 9) {  // SUBACK
+            p.conn.out = all.substr(i, j + len - i);
+            out = p.take();
+            p.conn.out = all.substr(0, i) + all.substr(j + len);
+            break;
+        }
+        i = j + len;
     }
-    p.conn.out = rest.substr(0, j + len);
-    auto out = p.take();
-    p.conn.out = rest.substr(j + len);
     REQUIRE(out.size() == 1);
     auto* ack = std::get_if<mqtt::Suback>(&out[0]);
     REQUIRE(ack);
