@@ -165,6 +165,10 @@ BenchResult OfflineRun::run() {
     if (res_.sessions_kept < inboxes_.size() && t_resume_ > 0)
         res_.notes.push_back(std::to_string(inboxes_.size() - res_.sessions_kept) + " of " +
                              std::to_string(inboxes_.size()) + " sessions came back without their state (CONNACK session present 0)");
+    if (res_.acked > res_.flow.received && res_.error.empty())
+        res_.notes.push_back(std::to_string(res_.acked - res_.flow.received) +
+                             " acknowledged messages never arrived (a broker drops them beyond its queue limit, e.g. "
+                             "max_queued_messages: keep -n / -S under it)");
     if (early_ > 0)
         res_.notes.push_back(std::to_string(early_) + " messages reached a subscriber before its DISCONNECT took effect (counted when redelivered)");
     if (not_success_ > 0)
