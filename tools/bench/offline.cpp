@@ -19,6 +19,7 @@
 
 #include "tools/bench/fleet.h"
 #include "tools/bench/payload.h"
+#include "tools/bench/sys_reader.h"
 
 namespace herald::tools::bench {
 
@@ -78,7 +79,8 @@ private:
     uv_loop_t loop_;
     std::unique_ptr<Fleet> fleet_;
     uv_check_t check_;
-    uv_timer_t tick_, progress_timer_, sys_timer_;
+    uv_timer_t tick_, progress_timer_;
+    std::unique_ptr<SysReader> sys_;
     bool handles_open_ = false;
     Phase phase_ = Phase::Connecting;
     bool v5_ = true;
@@ -147,7 +149,7 @@ BenchResult OfflineRun::run() {
 
     uv_check_init(&loop_, &check_);
     check_.data = this;
-    for (uv_timer_t* t : {&tick_, &progress_timer_, &sys_timer_}) {
+    for (uv_timer_t* t : {&tick_, &progress_timer_}) {
         uv_timer_init(&loop_, t);
         t->data = this;
     }
@@ -377,31 +379,19 @@ void OfflineRun::read_sys() {
         return;
     }
     phase_ = Phase::Reading;
-    Client* c = fleet_->add(client_options(cfg_, "hb-" + cfg_.run_id + "-sys", 0, false));
-    c->on_close = [this, c](const CloseInfo& info) { on_closed(Phase::Closing, *c, info); };
-    c->on_message = [this](const mqtt::Publish& m, std::string_view topic) {
-        std::string value = m.payload ? std::string(*m.payload) : std::string();
-        for (auto& kv : res_.sys)
-            if (kv.first == topic) {
-                kv.second = std::move(value);
-                return;
-            }
-        res_.sys.emplace_back(std::string(topic), std::move(value));
-    };
-    fleet_->connect_all(1, nullptr, [this, c](const std::string& error) {
-        if (!error.empty()) {
-            fail("reading " + cfg_.sys_filter + ": " + error);
-            return;
-        }
-        mqtt::Subscription sub;
-        sub.filter = cfg_.sys_filter;
-        c->subscribe({sub}, [this](uint16_t, const std::vector<mqtt::ReasonCode>&) {
-            // Retained values arrive at once; a broker that republishes them every sys_interval
-            // may send a fresher one meanwhile (the last one wins).
-            uv_timer_start(&sys_timer_, [](uv_timer_t* t) { static_cast<OfflineRun*>(t->data)->finish(); }, kSysReadMs,
-                           0);
+    sys_ = std::make_unique<SysReader>(&loop_);
+    ConnectOptions o = client_options(cfg_, "hb-" + cfg_.run_id + "-sys", 0, false);
+    sys_->start(
+        *fleet_, o, cfg_.sys_filter, kSysReadMs, &res_.sys,
+        [this, id = o.client_id](const CloseInfo& info) {
+            if (phase_ != Phase::Closing) fail("connection " + id + " closed: " + (info.error.empty() ? "by server" : info.error));
+        },
+        [this](const std::string& error) {
+            if (!error.empty())
+                fail(error);
+            else
+                finish();
         });
-    });
 }
 
 void OfflineRun::on_closed(Phase expected, const Client& client, const CloseInfo& info) {
@@ -422,9 +412,10 @@ void OfflineRun::finish() {
     phase_ = Phase::Closing;
     if (handles_open_) {
         handles_open_ = false;
+        if (sys_) sys_->close();
         uv_check_stop(&check_);
         uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
-        for (uv_timer_t* t : {&tick_, &progress_timer_, &sys_timer_}) uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+        for (uv_timer_t* t : {&tick_, &progress_timer_}) uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
     }
     fleet_->close_all(2000, [] {});
 }
