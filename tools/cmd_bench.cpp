@@ -32,6 +32,17 @@ int run_bench(BenchFlags& f, const CLI::App& cmd) {
     c.window = size_t(f.window);
     c.duration_given = cmd.count("--duration") > 0;
     c.progress = !f.quiet;
+    if (c.scenario == "offline") {
+        // Messages for users who are away: QoS 0 would not be kept for them.
+        if (cmd.count("--qos") == 0) c.qos = 1;
+        if (c.qos == 0) {
+            print_error("the offline scenario needs QoS 1 or 2 (offline sessions keep no QoS 0)");
+            return kExitError;
+        }
+        if (c.warmup > 0) std::fprintf(stderr, "note: offline has no warmup: --warmup ignored\n");
+    } else if (!c.sys_filter.empty()) {
+        std::fprintf(stderr, "note: --sys is read by the offline scenario only: ignored\n");
+    }
     if (f.version == "5" || f.version == "mqttv5")
         c.version = mqtt::ProtocolVersion::V5;
     else if (f.version == "311" || f.version == "mqttv311")
@@ -57,6 +68,8 @@ int run_bench(BenchFlags& f, const CLI::App& cmd) {
         r = bench::run_conns(c);
     else if (c.scenario == "churn")
         r = bench::run_churn(c);
+    else if (c.scenario == "offline")
+        r = bench::run_offline(c);
     else
         r = bench::run_flow(c);
 
@@ -81,13 +94,13 @@ CommandRunner add_bench_command(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("bench", "Load a broker on loopback and measure it");
     cmd->set_help_flag("--help", "Print this help message and exit");
     bench::BenchConfig& c = f->config;
-    cmd->add_option("scenario", c.scenario, "conns | fanin | fanout | chat | churn")
+    cmd->add_option("scenario", c.scenario, "conns | fanin | fanout | chat | churn | offline")
         ->required()
-        ->check(CLI::IsMember({"conns", "fanin", "fanout", "chat", "churn"}));
+        ->check(CLI::IsMember({"conns", "fanin", "fanout", "chat", "churn", "offline"}));
     cmd->add_option("-h,--host", c.host, "Broker host (must be loopback)")->capture_default_str();
     cmd->add_option("-p,--port", f->port, "Broker port")->capture_default_str()->check(CLI::Range(1, 65535));
     cmd->add_option("-V,--protocol-version", f->version, "5 | 311")->capture_default_str();
-    cmd->add_option("-q,--qos", f->qos, "QoS of publishes and subscriptions")->capture_default_str()->check(CLI::Range(0, 2));
+    cmd->add_option("-q,--qos", f->qos, "QoS of publishes and subscriptions (offline: default 1)")->capture_default_str()->check(CLI::Range(0, 2));
     cmd->add_option("-s,--size", c.size, "Payload bytes (at least 16)")->capture_default_str();
     cmd->add_option("-r,--rate", c.rate,
                     "Fixed total rate, messages (churn: connects) per second; default closed loop (chat: 10000)")
@@ -95,10 +108,10 @@ CommandRunner add_bench_command(CLI::App& app) {
     cmd->add_option("-d,--duration", c.duration, "Seconds to measure (the run is always bounded)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
-    cmd->add_option("-n,--count", c.count, "Messages to publish in all (conns: connections; churn: cycles)");
+    cmd->add_option("-n,--count", c.count, "Messages to publish in all (conns: connections; churn: cycles; offline: default 100 per subscriber)");
     cmd->add_option("--warmup", c.warmup, "Seconds of load before measuring")->check(CLI::NonNegativeNumber);
-    cmd->add_option("-P,--publishers", c.publishers, "Publishers (fanin default 8, fanout 1)")->check(CLI::PositiveNumber);
-    cmd->add_option("-S,--subscribers", c.subscribers, "Subscribers (fanin default 1, fanout 100)")
+    cmd->add_option("-P,--publishers", c.publishers, "Publishers (fanin and offline default 8, fanout 1)")->check(CLI::PositiveNumber);
+    cmd->add_option("-S,--subscribers", c.subscribers, "Subscribers (fanin default 1, fanout and offline 100)")
         ->check(CLI::PositiveNumber);
     cmd->add_option("-U,--users", c.users, "chat: users (default 1000)")->check(CLI::Range(2, 1000000));
     cmd->add_option("-c,--connections", c.connections,
@@ -111,7 +124,9 @@ CommandRunner add_bench_command(CLI::App& app) {
                     "QoS 1/2 messages unacknowledged per publisher with -V 311 (5.0 uses the server's Receive Maximum)")
         ->capture_default_str()
         ->check(CLI::Range(1, 65535));
-    cmd->add_option("-t,--topic", c.topic, "fanin/fanout topic (default herald-bench/RUN/SCENARIO)");
+    cmd->add_option("-t,--topic", c.topic, "fanin/fanout topic (default herald-bench/RUN/SCENARIO); offline: inbox prefix, TOPIC/<i>");
+    cmd->add_option("--sys", c.sys_filter,
+                    "offline: at the end, read the broker's retained statistics under this filter (e.g. '$SYS/#')");
     cmd->add_option("--pid", c.broker_pid, "conns: the broker's pid, to read its memory from /proc");
     cmd->add_flag("--json", c.json, "Print one JSON object instead of the text report");
     cmd->add_flag("--quiet", f->quiet, "No progress lines on stderr");
@@ -121,7 +136,9 @@ CommandRunner add_bench_command(CLI::App& app) {
         "  fanin   P publishers -> 1 subscriber on one topic\n"
         "  fanout  1 publisher -> N subscribers on one topic\n"
         "  chat    U users subscribed to users/{u}/#, random pairs publish users/{to}/{from} at --rate\n"
-        "  churn   clients with a will connect and drop without DISCONNECT; a watcher counts the wills");
+        "  churn   clients with a will connect and drop without DISCONNECT; a watcher counts the wills\n"
+        "  offline S persistent subscribers subscribe to their inboxes and leave; P publishers send QoS 1 to the\n"
+        "          inboxes (PUBACKs/s, PUBACK latency); the subscribers come back and drain their queues");
     return [f, cmd](const std::vector<PropertyArg>&) { return run_bench(*f, *cmd); };
 }
 

@@ -1,6 +1,8 @@
 # `herald bench` end to end: small runs of every scenario against a real broker (make_broker)
 # whose counters must add up — every QoS 1/2 message delivered once, in order — a JSON report
-# that parses, the loopback-only and descriptor-limit refusals, and a cross-check with a tool
+# that parses, the offline scenario (every acknowledged message reaches the persistent session it
+# was queued for, once; the sessions are gone afterwards), the loopback-only and descriptor-limit
+# refusals, and a cross-check with a tool
 # others wrote: mosquitto_sub, subscribed beside the bench's own subscriber, must receive
 # exactly as many messages as the bench says it published.
 #
@@ -13,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+import helpers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HERALD = os.environ.get("HERALD") or str(REPO_ROOT / "build" / "tools" / "herald")
@@ -171,3 +175,54 @@ def test_cross_check_with_mosquitto_sub(make_broker, tmp_path):
     assert sub.returncode == 0
     assert r["published"] == n
     assert received_by_mosquitto_sub == r["published"] == r["received"]
+
+
+# ---- offline: QoS 1 messages queued for persistent sessions whose users are away ----
+
+def assert_offline_exact(r, n, subscribers):
+    """Every publish acknowledged; every acknowledged message delivered once, in order, to a
+    session the broker kept."""
+    assert r["scenario"] == "offline" and r["subscribers"] == subscribers
+    assert r["published"] == r["acked"] == r["sent"] == n, r
+    assert r["sessions_kept"] == subscribers, r
+    assert r["expected"] == r["acked"] and r["received"] == r["acked"] and r["delivered"] == r["acked"], r
+    assert r["lost"] == 0 and r["duplicates"] == 0 and r["reordered"] == 0, r
+    lat = r["ack_latency_us"]
+    assert lat["count"] == n
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p99.9"] <= lat["max"]
+    assert r["ack_rate"] > 0 and r["drain_rate"] > 0 and r["seconds"] > 0 and r["drain_seconds"] > 0
+
+
+@pytest.mark.parametrize("version", ["311", "5"])
+def test_offline_sessions_get_every_acknowledged_message(make_broker, version):
+    broker = make_broker()
+    prefix = f"offline-test/{os.getpid()}/{version}"
+    r, _ = bench(broker, "offline", "-P", 4, "-S", 20, "-n", 2000, "-V", version, "-t", prefix)
+    assert r["qos"] == 1 and r["publishers"] == 4  # QoS 1 is the scenario's default
+    assert_offline_exact(r, 2000, 20)
+    # The bench removed its sessions at the end: nobody is subscribed to the inboxes any more
+    # (a 5.0 PUBACK says No matching subscribers, 0x10).
+    probe = helpers.Client(broker, version=helpers.V5)
+    probe.connect()
+    assert probe.publish(f"{prefix}/0", b"x", qos=1) == 0x10
+    probe.disconnect()
+
+
+def test_offline_qos2_and_broker_statistics(make_broker):
+    broker = make_broker()
+    r, _ = bench(broker, "offline", "-P", 2, "-S", 10, "-n", 500, "-q", 2, "--sys", "$SYS/broker/version")
+    assert r["qos"] == 2
+    assert_offline_exact(r, 500, 10)
+    assert list(r["sys"]) == ["$SYS/broker/version"] and r["sys"]["$SYS/broker/version"], r["sys"]
+
+
+def test_offline_text_report_and_qos0_refused(make_broker):
+    broker = make_broker()
+    p = subprocess.run([HERALD, "bench", "offline", "-P", "2", "-S", "5", "-n", "200", "-p", str(broker.port)],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    assert "acknowledged     200 of 200" in p.stdout and "PUBACK (ms)" in p.stdout, p.stdout
+    assert "5 of 5 sessions kept" in p.stdout and "lost 0, duplicates 0, reordered 0" in p.stdout, p.stdout
+    p = subprocess.run([HERALD, "bench", "offline", "-q", "0", "-p", str(broker.port)], capture_output=True,
+                       text=True, timeout=TIMEOUT)
+    assert p.returncode == 1 and "needs QoS 1 or 2" in p.stderr

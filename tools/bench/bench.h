@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "broker/mqtt/packets.h"
@@ -14,7 +15,7 @@
 namespace herald::tools::bench {
 
 struct BenchConfig {
-    std::string scenario;           // conns | fanin | fanout | chat | churn
+    std::string scenario;           // conns | fanin | fanout | chat | churn | offline
     std::string host = "127.0.0.1";
     std::string address;            // `host` resolved and checked to be loopback (numeric)
     bool ipv6 = false;
@@ -34,7 +35,9 @@ struct BenchConfig {
     size_t window = 1000;           // messages in flight per subscriber (closed loop)
     size_t inflight = 20;           // QoS 1/2 unacknowledged per publisher under 3.1.1 (5.0: the
                                     // server's Receive Maximum), as paho and mosquitto clients do
-    std::string topic;              // fanin / fanout topic (default herald-bench/<run>/<scenario>)
+    std::string topic;              // fanin / fanout topic (default herald-bench/<run>/<scenario>);
+                                    // offline: the prefix of the inboxes <topic>/<i>
+    std::string sys_filter;         // --sys: retained broker statistics to read at the end
     int broker_pid = 0;             // --pid: read the broker's VmRSS
     bool json = false;
     bool progress = true;
@@ -66,6 +69,14 @@ struct BenchResult {
     double connect_seconds = 0;
     long rss_before_kb = -1, rss_after_kb = -1;
     uint64_t wills_expected = 0, wills_seen = 0, wills_duplicate = 0;
+    // offline: `published` publishes got `acked` PUBACKs in `seconds` (latency: the PUBACK's);
+    // then `sessions_kept` of `subscribers` resumed with session present and `delivered` the
+    // queued messages in `drain_seconds`.
+    uint64_t acked = 0;
+    uint64_t sessions_kept = 0;
+    double drain_seconds = 0;
+    // --sys: the last value of each retained topic under the filter, in arrival order.
+    std::vector<std::pair<std::string, std::string>> sys;
     // Parameters echoed in the report.
     int publishers = 0, subscribers = 0, users = 0;
 };
@@ -80,6 +91,7 @@ long read_rss_kb(int pid);
 BenchResult run_flow(const BenchConfig& config);   // fanin, fanout, chat
 BenchResult run_conns(const BenchConfig& config);  // conns
 BenchResult run_churn(const BenchConfig& config);  // churn
+BenchResult run_offline(const BenchConfig& config);  // offline
 
 // The report: text for people, one JSON object for scripts.
 void print_text(const BenchConfig& config, const BenchResult& result);

@@ -25,6 +25,64 @@ uint64_t lost(const BenchResult& r) {
     return r.flow.expected > r.flow.received ? r.flow.expected - r.flow.received : 0;
 }
 
+nlohmann::ordered_json latency_json(const Histogram& h) {
+    return {{"count", h.count()},          {"mean", h.mean() / 1000.0},      {"p50", us(h.percentile(0.50))},
+            {"p90", us(h.percentile(0.90))}, {"p99", us(h.percentile(0.99))}, {"p99.9", us(h.percentile(0.999))},
+            {"max", us(h.max())}};
+}
+
+void offline_json(const BenchConfig& c, const BenchResult& r, nlohmann::ordered_json& j) {
+    j["rate"] = c.rate > 0 ? nlohmann::ordered_json(c.rate) : nlohmann::ordered_json(nullptr);
+    j["publishers"] = r.publishers;
+    j["subscribers"] = r.subscribers;
+    j["inflight"] = c.version == mqtt::ProtocolVersion::V5 ? nlohmann::ordered_json(nullptr)
+                                                           : nlohmann::ordered_json(c.inflight);
+    j["seconds"] = r.seconds;
+    j["published"] = r.published;
+    j["acked"] = r.acked;
+    j["ack_rate"] = per_second(r.acked, r.seconds);
+    j["ack_latency_us"] = latency_json(r.latency);
+    j["sessions_kept"] = r.sessions_kept;
+    j["drain_seconds"] = r.drain_seconds;
+    j["delivered"] = r.delivered;
+    j["drain_rate"] = per_second(r.delivered, r.drain_seconds);
+    j["sent"] = r.flow.sent;
+    j["expected"] = r.flow.expected;
+    j["received"] = r.flow.received;
+    j["lost"] = lost(r);
+    j["duplicates"] = r.flow.duplicates;
+    j["reordered"] = r.flow.reordered;
+    if (!c.sys_filter.empty()) {
+        nlohmann::ordered_json sys = nlohmann::ordered_json::object();
+        for (const auto& [topic, value] : r.sys) sys[topic] = value;
+        j["sys"] = sys;
+    }
+}
+
+void offline_text(const BenchConfig& c, const BenchResult& r) {
+    std::printf("  clients          %d publisher(s) -> %d offline session(s), %s\n", r.publishers, r.subscribers,
+                c.rate > 0 ? ("fixed rate " + std::to_string(long(c.rate)) + " msg/s").c_str()
+                           : c.version == mqtt::ProtocolVersion::V5
+                                 ? "closed loop within the server's Receive Maximum"
+                                 : ("closed loop, " + std::to_string(c.inflight) + " in flight per publisher").c_str());
+    std::printf("  acknowledged     %llu of %llu in %.2f s (%.0f PUBACKs/s)\n", (unsigned long long)r.acked,
+                (unsigned long long)r.published, r.seconds, per_second(r.acked, r.seconds));
+    const Histogram& h = r.latency;
+    std::printf("  PUBACK (ms)      p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", us(h.percentile(0.5)) / 1000,
+                us(h.percentile(0.9)) / 1000, us(h.percentile(0.99)) / 1000, us(h.percentile(0.999)) / 1000,
+                us(h.max()) / 1000);
+    std::printf("  drained          %llu in %.2f s (%.0f msg/s), %llu of %d sessions kept\n",
+                (unsigned long long)r.delivered, r.drain_seconds, per_second(r.delivered, r.drain_seconds),
+                (unsigned long long)r.sessions_kept, r.subscribers);
+    std::printf("  whole run        sent %llu, acknowledged %llu, received %llu: lost %llu, duplicates %llu, "
+                "reordered %llu\n",
+                (unsigned long long)r.flow.sent, (unsigned long long)r.flow.expected,
+                (unsigned long long)r.flow.received, (unsigned long long)lost(r),
+                (unsigned long long)r.flow.duplicates, (unsigned long long)r.flow.reordered);
+    if (!c.sys_filter.empty() && r.sys.empty()) std::printf("  %s   nothing retained\n", c.sys_filter.c_str());
+    for (const auto& [topic, value] : r.sys) std::printf("  %s  %s\n", topic.c_str(), value.c_str());
+}
+
 }  // namespace
 
 void print_json(const BenchConfig& c, const BenchResult& r) {
@@ -51,19 +109,15 @@ void print_json(const BenchConfig& c, const BenchResult& r) {
         j["publish_rate"] = per_second(r.published, r.seconds);
         j["delivery_rate"] = per_second(r.delivered, r.delivery_seconds);
         const Histogram& h = r.latency;
-        j["latency_us"] = {{"count", h.count()},
-                           {"mean", h.mean() / 1000.0},
-                           {"p50", us(h.percentile(0.50))},
-                           {"p90", us(h.percentile(0.90))},
-                           {"p99", us(h.percentile(0.99))},
-                           {"p99.9", us(h.percentile(0.999))},
-                           {"max", us(h.max())}};
+        j["latency_us"] = latency_json(h);
         j["sent"] = r.flow.sent;
         j["expected"] = r.flow.expected;
         j["received"] = r.flow.received;
         j["lost"] = lost(r);
         j["duplicates"] = r.flow.duplicates;
         j["reordered"] = r.flow.reordered;
+    } else if (r.scenario == "offline") {
+        offline_json(c, r, j);
     } else {
         j["connections"] = r.connections;
         j["seconds"] = r.connect_seconds;
@@ -111,6 +165,8 @@ void print_text(const BenchConfig& c, const BenchResult& r) {
                     (unsigned long long)r.flow.sent, (unsigned long long)r.flow.expected,
                     (unsigned long long)r.flow.received, (unsigned long long)lost(r),
                     (unsigned long long)r.flow.duplicates, (unsigned long long)r.flow.reordered);
+    } else if (r.scenario == "offline") {
+        offline_text(c, r);
     } else {
         std::printf("  connections      %llu in %.2f s (%.0f connects/s)\n", (unsigned long long)r.connections,
                     r.connect_seconds, per_second(r.connections, r.connect_seconds));
