@@ -45,6 +45,14 @@ public:
     // Group membership for the topic rules of SPEC 3, asked at publish, subscribe and each
     // delivery, so it answers from memory, at once.
     virtual bool is_group_member(std::string_view group, std::string_view user) const = 0;
+
+    // SPEC 4 visibility: may `viewer` read `presence/{owner}`? Asked at subscribe and at each
+    // delivery (never for viewer == owner), so it answers from memory. The default, for an
+    // Identity that keeps no contacts, is presence.visibility = "all".
+    virtual bool may_see_presence(std::string_view viewer, std::string_view owner) const {
+        (void)viewer, (void)owner;
+        return true;
+    }
 };
 
 }  // namespace herald::core

@@ -38,14 +38,12 @@ bool member(const Identity* identity, std::string_view group, std::string_view u
 }
 
 // May `viewer` see the presence of `owner` (presence/{owner})? The one place where SPEC 4's
-// presence.visibility (contacts, co-members of small groups, or all) will be decided, both
-// at SUBSCRIBE (a concrete presence/{owner}) and at each delivery. For now every
-// authenticated user may (the callers have already refused anonymous clients).
+// presence.visibility (contacts, co-members of small groups, or all) is decided, both at
+// SUBSCRIBE (a concrete presence/{owner}) and at each delivery: the Identity knows contacts
+// and groups. Without one, every authenticated user may (the callers have already refused
+// anonymous clients).
 bool presence_visible(std::string_view owner, std::string_view viewer, const Identity* identity) {
-    (void)owner;
-    (void)viewer;
-    (void)identity;
-    return true;
+    return !identity || identity->may_see_presence(viewer, owner);
 }
 
 }  // namespace
