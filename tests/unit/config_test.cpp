@@ -210,3 +210,30 @@ TEST_CASE("a failed parse leaves the old config untouched") {
     CHECK_FALSE(parse_config("max_qos = 0\nbogus = 1\n", "herald.toml", config, error));
     CHECK(config.max_qos == 1);
 }
+
+TEST_CASE("[presence]: every key, defaults, and errors") {
+    Config defaults = parse_ok("");
+    CHECK(defaults.presence_grace_ms == 5000);
+    CHECK(defaults.presence_visibility == "contacts");
+    CHECK(defaults.presence_max_devices == 8);
+    CHECK(defaults.presence_device_policy == "replace_oldest");
+    CHECK(defaults.presence_group_limit == 100);
+
+    Config c = parse_ok("[presence]\ngrace = \"1500ms\"\nvisibility = \"all\"\nmax_devices = 1\n"
+                        "device_policy = \"reject_new\"\ngroup_limit = 20\n");
+    CHECK(c.presence_grace_ms == 1500);
+    CHECK(c.presence_visibility == "all");
+    CHECK(c.presence_max_devices == 1);
+    CHECK(c.presence_device_policy == "reject_new");
+    CHECK(c.presence_group_limit == 20);
+    CHECK(parse_ok("[presence]\ngrace = 0\n").presence_grace_ms == 0);
+
+    CHECK(parse_error("[presence]\nvisibility = \"friends\"\n") ==
+          "herald.toml:2: presence.visibility 'friends' is not one of contacts | all");
+    CHECK(parse_error("[presence]\ndevice_policy = \"kick\"\n") ==
+          "herald.toml:2: presence.device_policy 'kick' is not one of replace_oldest | reject_new");
+    CHECK(parse_error("[presence]\nmood = 1\n") == "herald.toml:2: unknown key 'presence.mood'");
+    CHECK(parse_error("[presence]\ngrace = \"soon\"\n").find("presence.grace: cannot read") !=
+          std::string::npos);
+    CHECK(parse_error("presence = 3\n") == "herald.toml:1: presence must be a table: write [presence]");
+}
