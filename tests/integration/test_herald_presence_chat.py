@@ -1,13 +1,20 @@
-# `herald presence` and `herald chat` end to end against a real heraldd (conftest's make_broker).
+# `herald presence` and `herald chat` end to end.
 #
-# The broker's presence and stream features (SPEC 4, 5) come later, so these tests publish by
-# hand exactly what the broker will publish then: retained `presence/{u}` JSON records and
-# messages to `users/{to}/{from}` / `groups/{g}/{from}` (mosquitto_pub). The topic rules of
-# SPEC 3 hold already, so each hand-made message is published as the user its topic names (the
-# broker runs with allow_anonymous = true, which takes any username without a password) and the
-# watchers connect as users (anonymous clients see no presence). The chat runs under
-# tmux (send-keys / capture-pane) in a detached session of a fixed size, on a tmux server of its
-# own (-S, a socket in the test's tmp dir), killed by name at teardown. Every wait is bounded: panes are polled with a deadline.
+# Against a real heraldd (conftest's make_broker, [presence] grace 1 s, visibility "all"), whose
+# presence records (SPEC 4) are the broker's own: a user shows online because a paho client
+# really connects with that username, offline because it disconnects (a clean DISCONNECT goes
+# offline at once), and sets a status by publishing {"status": ..., "text": ...} to its own
+# presence/{u}. Messages to users/{to}/{from} are published by the connected users themselves
+# (SPEC 3: only {from} may publish there).
+#
+# The tool must also cope with records no heraldd would send (a stale seq, a payload that is
+# not JSON): heraldd refuses such publishes from clients, so those tests run against a private
+# mosquitto (started here on a free loopback port, stopped by PID), where any client may publish
+# any retained presence/{u} record (mosquitto_pub as the user the topic names).
+#
+# The chat runs under tmux (send-keys / capture-pane) in a detached session of a fixed size, on
+# a tmux server of its own (-S, a socket in the test's tmp dir), killed by name at teardown.
+# Every wait is bounded: panes are polled with a deadline.
 #
 # The binary: env HERALD (default build/tools/herald). Run with /usr/bin/python3 -m pytest.
 import json
@@ -15,6 +22,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -24,7 +32,7 @@ from pathlib import Path
 import pytest
 
 import helpers
-from helpers import MosquittoSub, mosquitto_pub
+from helpers import V5, V311, MosquittoSub, heraldd_only, mosquitto_pub
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HERALD = os.environ.get("HERALD") or str(REPO_ROOT / "build" / "tools" / "herald")
@@ -33,8 +41,11 @@ if not os.path.isabs(HERALD):
 
 pytestmark = pytest.mark.skipif(not os.access(HERALD, os.X_OK), reason=f"herald binary not found at {HERALD}")
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
+needs_mosquitto = pytest.mark.skipif(shutil.which("mosquitto") is None,
+                                     reason="mosquitto is not installed (apt-get install mosquitto)")
 
 TIMEOUT = 10
+PRESENCE_CONFIG = '[presence]\ngrace = "1s"\nvisibility = "all"\n'
 
 
 def free_port():
@@ -52,6 +63,7 @@ def hhmm(ms):
 
 
 def record(user, state, seq, **fields):
+    """A presence/{u} record as SPEC 4 shapes it, to be published by hand (on mosquitto)."""
     r = {"user": user, "state": state, "status": "available", "text": "", "devices": 1,
          "since": now_ms() - 180_000, "last_seen": 0, "seq": seq}
     r.update(fields)
@@ -65,11 +77,13 @@ def sender_of(topic):
     return levels[1] if levels[0] == "presence" else levels[2]
 
 
-def publish(broker, topic, payload, retain=False, qos=1, extra=(), password=None):
+def publish(broker, topic, payload, retain=False, qos=1, password=None):
+    """mosquitto_pub as the user the topic names (heraldd: only for users/ and groups/ topics,
+    as presence/{u} takes status updates only)."""
     if not isinstance(payload, str):
         payload = json.dumps(payload)
     args = ["-u", sender_of(topic)] + (["-P", password] if password else [])
-    args += ["-t", topic, "-m", payload, "-q", str(qos)] + (["-r"] if retain else []) + list(extra)
+    args += ["-t", topic, "-m", payload, "-q", str(qos)] + (["-r"] if retain else [])
     r = mosquitto_pub(broker, args)
     assert r.returncode == 0, r.stderr
 
@@ -186,10 +200,83 @@ def chat_command(broker, user, *extra):
     return " ".join(shlex.quote(a) for a in args)
 
 
+class Mosquitto:
+    """A mosquitto of our own on a free loopback port, stopped by PID: the broker that lets any
+    client publish any presence record, to feed the tools records heraldd would never send."""
+
+    kind = "mosquitto"
+
+    def __init__(self, tmp_path):
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        conf = tmp_path / f"mosquitto-{self.port}.conf"
+        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false",
+                 "log_dest stderr", "log_type all"]
+        if os.geteuid() == 0:
+            lines.append("user root")   # else mosquitto drops to user mosquitto and cannot read tmp
+        conf.write_text("\n".join(lines) + "\n")
+        self.log_path = tmp_path / f"mosquitto-{self.port}.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + TIMEOUT
+        while "running" not in self.log_path.read_text(errors="replace"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("mosquitto did not start:\n" + self.log_path.read_text(errors="replace"))
+            time.sleep(0.02)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self._log.close()
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    b = Mosquitto(tmp_path)
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def heraldd(make_broker):
+    """A heraldd keeping presence: 1 s of grace, every user may see every user."""
+    return make_broker(PRESENCE_CONFIG)
+
+
+def device(broker, user, client_id, version=V5):
+    """A connected paho client as `user`: on heraldd, the user is online from now on."""
+    c = helpers.Client(broker, version, client_id=client_id, username=user)
+    c.connect()
+    return c
+
+
+def collect(client, counts, timeout=TIMEOUT):
+    """Reads the client's messages until it has counts[topic] payloads of each topic named there
+    (others are skipped); returns {topic: [payload text, ...]}."""
+    got = {t: [] for t in counts}
+    deadline = time.monotonic() + timeout
+    while any(len(got[t]) < n for t, n in counts.items()):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"wanted {counts}, got {got} within {timeout}s")
+        m = client.expect_message(timeout=left)
+        if m.topic in got:
+            got[m.topic].append(m.payload.decode())
+    return got
+
+
 # ---------------------------------------------------------------- herald presence
 
-def test_presence_lines_drop_stale_and_tolerate_bad_json(make_broker, background):
-    broker = make_broker()
+@needs_mosquitto
+def test_presence_lines_drop_stale_and_tolerate_bad_json(mosquitto, background):
+    broker = mosquitto
     publish(broker, "presence/bob", record("bob", "online", 5, status="away", text="In a meeting", devices=2),
             retain=True)
     publish(broker, "presence/carol", "{not json", retain=True)
@@ -211,8 +298,33 @@ def test_presence_lines_drop_stale_and_tolerate_bad_json(make_broker, background
     assert sum("unreadable presence record" in l for l in p.err) == 1, p.err
 
 
-def test_presence_json_for_given_users(make_broker, background):
-    broker = make_broker()
+@heraldd_only
+def test_presence_lines_follow_users_connecting_and_leaving(heraldd, background):
+    """Live on heraldd: the watcher's own record (retained at SUBSCRIBE), bob's first device
+    (online), his second device (no record: still just online), his status update merged by the
+    broker (the record now counts 2 devices), his first device leaving (nothing: the laptop is
+    still there) and the last one leaving cleanly (offline at once, status kept)."""
+    p = background(["presence", "-h", heraldd.host, "-p", str(heraldd.port), "-u", "watcher", "-C", "4",
+                    "-W", str(TIMEOUT)])
+    p.wait_line(r"^watcher\s")   # subscribed
+    phone = device(heraldd, "bob", "bob-phone")
+    p.wait_line(r"^bob\s+online")
+    laptop = device(heraldd, "bob", "bob-laptop", V311)
+    assert phone.publish("presence/bob", json.dumps({"status": "away", "text": "In a meeting"}), qos=1) == 0
+    p.wait_line(r"^bob\s+online\s+away")
+    phone.disconnect()
+    laptop.disconnect()
+    assert p.wait_exit() == 0
+    assert p.out == ["watcher  online  available  1 device  since just now",
+                     "bob  online  available  1 device  since just now",
+                     'bob  online  away  "In a meeting"  2 devices  since just now',
+                     'bob  offline  away  "In a meeting"  0 devices  last seen just now'], p.out
+    assert p.err == [], p.err
+
+
+@needs_mosquitto
+def test_presence_json_for_given_users(mosquitto, background):
+    broker = mosquitto
     bob = record("bob", "online", 3, status="busy", text="coding")
     publish(broker, "presence/bob", bob, retain=True)
     publish(broker, "presence/carol", record("carol", "online", 1), retain=True)   # not asked for
@@ -229,11 +341,43 @@ def test_presence_json_for_given_users(make_broker, background):
     assert events[1] == dict(dave, topic="presence/dave")
 
 
-def test_presence_timeout_exit_status(make_broker, background):
-    broker = make_broker()
-    p = background(["presence", "-h", broker.host, "-p", str(broker.port), "-u", "watcher", "-W", "1"])
+@heraldd_only
+def test_presence_json_shows_the_broker_records_as_received(heraldd, background):
+    """--json on heraldd: for the users named (bob, dave; not carol, not the watcher itself),
+    each record exactly as the broker published it (as a plain subscriber receives it, field
+    order kept), plus "topic": bob's retained record, then dave coming and going."""
+    raw = device(heraldd, "raw", "raw-watcher")
+    assert raw.subscribe("presence/+", 1) == [1]
+    bob = device(heraldd, "bob", "bob-phone")
+    device(heraldd, "carol", "carol-phone")
+    p = background(["presence", "--json", "-h", heraldd.host, "-p", str(heraldd.port), "-u", "watcher",
+                    "bob", "dave", "-C", "3", "-W", str(TIMEOUT)])
+    p.wait_line("presence/bob")
+    dave = device(heraldd, "dave", "dave-phone")
+    p.wait_line('"online".*presence/dave|presence/dave.*"online"')
+    dave.disconnect()
+    assert p.wait_exit() == 0
+    records = collect(raw, {"presence/bob": 1, "presence/dave": 2})
+    expected = [("presence/bob", records["presence/bob"][0])] + \
+        [("presence/dave", r) for r in records["presence/dave"]]
+    events = [json.loads(l) for l in p.out]
+    assert [e["topic"] for e in events] == [t for t, _ in expected], p.out
+    for event, (topic, text) in zip(events, expected):
+        rec = json.loads(text)
+        assert event == dict(rec, topic=topic)
+        assert list(event)[:-1] == list(rec)
+    assert [e["state"] for e in events] == ["online", "online", "offline"]
+    assert events[2]["seq"] == events[1]["seq"] + 1
+    bob.close()
+
+
+@heraldd_only
+def test_presence_timeout_exit_status(heraldd, background):
+    """-W 1 with nothing to show (dave never connects): exit status 27, no output."""
+    p = background(["presence", "-h", heraldd.host, "-p", str(heraldd.port), "-u", "watcher", "dave", "-W", "1"])
     assert p.wait_exit() == 27
     assert p.out == []
+    assert "Timed out" in p.err, p.err
 
 
 def test_presence_refused_connection(background):
@@ -244,8 +388,9 @@ def test_presence_refused_connection(background):
 
 
 @needs_tmux
-def test_presence_terminal_view_updates_in_place(make_broker, tmux):
-    broker = make_broker()
+@needs_mosquitto
+def test_presence_terminal_view_updates_in_place(mosquitto, tmux):
+    broker = mosquitto
     publish(broker, "presence/bob", record("bob", "online", 1, devices=2), retain=True)
     t = tmux(f"{shlex.quote(HERALD)} presence -h {broker.host} -p {broker.port} -u watcher", width=100, height=20)
     t.wait_for(r"^USER\s+STATE\s+STATUS")
@@ -261,48 +406,82 @@ def test_presence_terminal_view_updates_in_place(make_broker, tmux):
     t.wait_for(r"EXIT=0")
 
 
+@needs_tmux
+@heraldd_only
+def test_presence_terminal_view_live(heraldd, tmux):
+    """The table on heraldd: bob is online because he is connected, erin appears when she
+    connects and sets herself away, bob's row turns offline when he disconnects; one row per
+    user, redrawn in place."""
+    bob = device(heraldd, "bob", "bob-phone")
+    t = tmux(f"{shlex.quote(HERALD)} presence -h {heraldd.host} -p {heraldd.port} -u watcher", width=100, height=20)
+    t.wait_for(r"^USER\s+STATE\s+STATUS")
+    t.wait_for(r"^bob\s+online\s+available\s+1 device\s+since just now")
+    t.wait_for(r"^watcher\s+online\s+available\s+1 device")   # itself
+    erin = device(heraldd, "erin", "erin-phone")
+    assert erin.publish("presence/erin", json.dumps({"status": "away"}), qos=1) == 0
+    t.wait_for(r"^erin\s+online\s+away\s+1 device")
+    bob.disconnect()
+    t.wait_for(r"^bob\s+offline\s+available\s+0 devices\s+last seen just now")
+    pane = t.capture()
+    assert len(re.findall(r"^bob\s", pane, re.M)) == 1, pane   # redrawn, not appended
+    assert len(re.findall(r"^erin\s", pane, re.M)) == 1, pane
+    assert pane.count("USER") == 1, pane
+    t.send("C-c")
+    t.wait_for(r"EXIT=0")
+
+
 # ---------------------------------------------------------------- herald chat
 
-def start_chat(tmux, broker, user="alice", *extra):
-    """Starts a chat; returns once its subscriptions are in place (bob's retained presence,
-    published here first, has arrived)."""
-    publish(broker, "presence/bob", record("bob", "online", 1), retain=True)
-    t = tmux(chat_command(broker, user, *extra))
+def start_chat(tmux, broker, bob=None, user="alice"):
+    """Starts a chat on heraldd with bob really connected (a paho client, made here unless
+    given); returns (pane, bob) once the chat's subscriptions are in place: bob's retained
+    presence has arrived."""
+    bob = bob or device(broker, "bob", "bob-phone")
+    t = tmux(chat_command(broker, user))
     t.wait_for(rf"\* connected as {user}")
     t.wait_for(r"\* bob is online")
-    return t
+    return t, bob
 
 
 @needs_tmux
-def test_chat_direct_messages(make_broker, tmux):
-    broker = make_broker()
-    t = start_chat(tmux, broker)
+@heraldd_only
+def test_chat_direct_messages(heraldd, tmux):
+    broker = heraldd
+    t, bob = start_chat(tmux, broker)
     t.wait_for(r"^alice>\s*$")  # capture-pane drops trailing spaces
-    inbox = MosquittoSub(broker, ["-u", "bob", "-t", "users/bob/#", "-v", "-q", "1"], 1, TIMEOUT)
-    inbox.wait_subscribed()
+    assert bob.subscribe("users/bob/#", 1) == [1]
     t.type_line("/to bob")
+    t.wait_for(r"^\* talking to bob \(online\s+available\s+1 device")
     t.wait_for(r"^alice -> bob>\s*$")
     t.type_line("hello")
-    assert inbox.result() == ["users/bob/alice hello"]
+    m = bob.expect_message()
+    assert (m.topic, m.payload) == ("users/bob/alice", b"hello")
     t.wait_for(r"^\[\d\d:\d\d\] me -> bob: hello$")
 
-    publish(broker, "users/alice/bob", "hi alice")
+    assert bob.publish("users/alice/bob", "hi alice", qos=1) == 0
     t.wait_for(r"^\[\d\d:\d\d\] bob: hi alice$")   # live: not marked (offline)
     # The half-typed line survives an incoming message.
     t.send("-l", "half typed")
     t.wait_for(r"^alice -> bob> half typed")
-    publish(broker, "users/alice/bob", "another")
+    assert bob.publish("users/alice/bob", "another", qos=1) == 0
     t.wait_for(r"^\[\d\d:\d\d\] bob: another$")
     t.wait_for(r"^alice -> bob> half typed")
     t.send("C-u")
+    # bob leaves (a clean DISCONNECT: offline at once).
+    before = now_ms()
+    bob.disconnect()
+    m = t.wait_for(r"^\* bob went offline \(last seen (\d\d:\d\d)\)$")
+    assert m.group(1) in {hhmm(before), hhmm(now_ms())}, m.group(0)
+    bob.expect_no_message(0)   # nothing else came to bob's inbox
     t.type_line("/quit")
     t.wait_for(r"^EXIT=0$")
 
 
 @needs_tmux
-def test_chat_status_presence_who_quit(make_broker, tmux):
-    broker = make_broker()
-    t = start_chat(tmux, broker)
+@heraldd_only
+def test_chat_status_presence_who_quit(heraldd, tmux):
+    broker = heraldd
+    t, bob = start_chat(tmux, broker)
 
     # The retained record of alice (online), then the one the broker merged her status into.
     status = MosquittoSub(broker, ["-u", "watcher", "-t", "presence/alice", "-q", "1"], 2, TIMEOUT)
@@ -315,8 +494,41 @@ def test_chat_status_presence_who_quit(make_broker, tmux):
     t.type_line("/status sleeping")
     t.wait_for(r"usage: /status available\|away\|busy\|invisible")
 
+    # Others come and go: erin connects and sets her status, bob leaves.
+    erin = device(broker, "erin", "erin-phone")
+    t.wait_for(r"^\* erin is online$")
+    assert erin.publish("presence/erin", json.dumps({"status": "busy", "text": "deploying"}), qos=1) == 0
+    t.wait_for(r"^\* erin is busy: deploying$")
+    before = now_ms()
+    bob.disconnect()
+    m = t.wait_for(r"^\* bob went offline \(last seen (\d\d:\d\d)\)$")
+    assert m.group(1) in {hhmm(before), hhmm(now_ms())}, m.group(0)
+    assert t.capture().count("bob went offline") == 1
 
-    # Presence changes: stale ignored, offline with last seen, unreadable once.
+    t.type_line("/who")
+    t.wait_for(r"^\* who:$")
+    t.wait_for(r'^\*\s+alice\s+online\s+away\s+"In a meeting"\s+1 device\s+since .*\(you\)$')
+    t.wait_for(r"^\*\s+bob\s+offline\s+available\s+0 devices\s+last seen just now$")
+    t.wait_for(r'^\*\s+erin\s+online\s+busy\s+"deploying"\s+1 device')
+    t.type_line("/help")
+    t.wait_for(r"/group GROUP")
+    t.type_line("/nonsense")
+    t.wait_for(r"unknown command /nonsense")
+    t.type_line("/quit")
+    t.wait_for(r"^EXIT=0$")
+
+
+@needs_tmux
+@needs_mosquitto
+def test_chat_presence_drops_stale_and_unreadable_records(mosquitto, tmux):
+    """Records no heraldd sends, on mosquitto: a stale one (lower seq) is ignored, an offline
+    one is shown once with its last seen, an unreadable one is reported once per user."""
+    broker = mosquitto
+    publish(broker, "presence/bob", record("bob", "online", 1), retain=True)
+    t = tmux(chat_command(broker, "alice"))
+    t.wait_for(r"\* connected as alice")
+    t.wait_for(r"\* bob is online")
+
     left = now_ms() - 60_000
     publish(broker, "presence/bob", record("bob", "offline", 0), retain=True)     # stale (seq 0 < 1)
     publish(broker, "presence/bob", record("bob", "offline", 2, last_seen=left), retain=True)
@@ -332,10 +544,6 @@ def test_chat_status_presence_who_quit(make_broker, tmux):
     t.wait_for(r"^\* who:$")
     t.wait_for(r"^\*\s+bob\s+offline\s+.*last seen 1 min ago$")
     t.wait_for(r'^\*\s+erin\s+online\s+busy\s+"deploying"')
-    t.type_line("/help")
-    t.wait_for(r"/group GROUP")
-    t.type_line("/nonsense")
-    t.wait_for(r"unknown command /nonsense")
     t.type_line("/quit")
     t.wait_for(r"^EXIT=0$")
 
@@ -392,24 +600,26 @@ def test_chat_group(make_broker, tmux, monkeypatch):
 
 
 @needs_tmux
-def test_chat_offline_messages_marked(make_broker, tmux):
-    broker = make_broker()
-    t = start_chat(tmux, broker)   # creates alice's persistent session (herald-chat-alice)
+@heraldd_only
+def test_chat_offline_messages_marked(heraldd, tmux):
+    broker = heraldd
+    t, bob = start_chat(tmux, broker)   # creates alice's persistent session (herald-chat-alice)
     t.type_line("/quit")
     t.wait_for(r"^EXIT=0$")
     t.kill()
 
+    # bob, still connected, writes to alice while she is away.
     sent = now_ms()
     old = sent - 3 * 3600 * 1000
-    publish(broker, "users/alice/bob", "while you were away")
-    publish(broker, "users/alice/bob", "an old one", extra=["-V", "5", "-D", "publish", "user-property", "ts", str(old)])
-    t = start_chat(tmux, broker)
+    assert bob.publish("users/alice/bob", "while you were away", qos=1) == 0
+    assert bob.publish("users/alice/bob", "an old one", qos=1, properties={"UserProperty": [("ts", str(old))]}) == 0
+    t, _ = start_chat(tmux, broker, bob=bob)
     t.wait_for(r"^\[\d\d:\d\d\] bob: while you were away \(offline\)$")
     m = t.wait_for(r"^\[(\d\d:\d\d)\] bob: an old one \(offline\)$")
     # The time is the broker's `ts`: the one given here, or (once heraldd sets `ts` itself,
     # SPEC 3) the moment it stored the message.
     assert m.group(1) in {hhmm(old), hhmm(sent), hhmm(now_ms())}, m.group(0)
-    publish(broker, "users/alice/bob", "live now")
+    assert bob.publish("users/alice/bob", "live now", qos=1) == 0
     t.wait_for(r"^\[\d\d:\d\d\] bob: live now$")
     t.type_line("/quit")
     t.wait_for(r"^EXIT=0$")
