@@ -47,7 +47,10 @@ void Broker::Impl::publish_presence(const std::string& user, PresenceChange chan
         m->retain = true;
         publish_message(m);
     };
-    if (change.record) publish(std::string(kPresencePrefix) + user, presence_record_json(user, *p));
+    // The record only when what others see changed (an invisible user's moves do not).
+    if (change.record &&
+        presence.take_public(user, std::hash<std::string>{}(presence_record_json(user, *p, false))))
+        publish(std::string(kPresencePrefix) + user, presence_record_json(user, *p));
     if (change.devices)
         publish(std::string(kPresencePrefix) + user + "/devices", presence_devices_json(user, *p));
     presence_counts_changed = true;
@@ -81,9 +84,17 @@ void Broker::Impl::presence_connected(Client& c, Session& s, Client* replaced) {
     const std::string user = s.username->str();
     PresenceDevice device{s.client_id.str(), c.conn.transport(), c.v5() ? uint8_t(5) : uint8_t(4),
                           clock.wall_ms()};
-    publish_presence(user, presence.connected(user, std::move(device), clock.wall_ms()));
+    PresenceChange change = presence.connected(user, std::move(device), clock.wall_ms());
+    if (replaced && replaced->session) {
+        // Out of the list after the new device is in it, so the user never looks offline in
+        // between; one publication for both (the device count does not change).
+        PresenceChange out = presence.disconnected(user, replaced->session->client_id.view(), true, 0,
+                                                   clock.mono_ms(), clock.wall_ms());
+        change.record |= out.record;
+        change.devices |= out.devices;
+    }
+    publish_presence(user, change);
     if (replaced) {
-        // After the new device is listed, so the user never looks offline in between.
         std::string why = "replaced by device " + s.client_id.str() + " (max_devices reached)";
         spdlog::info("Client {} of {} disconnected: {}",
                      replaced->session ? printable(replaced->session->client_id) : "-",
@@ -135,7 +146,8 @@ bool Broker::Impl::presence_status_update(Session& s, const std::string& topic,
         return true;
     }
     const std::string name(user);
-    publish_presence(name, presence.set_status(name, std::move(update.status), std::move(update.text)));
+    publish_presence(name, presence.set_status(name, std::move(update.status), std::move(update.text),
+                                               clock.wall_ms()));
     reason = mqtt::ReasonCode::Success;
     return true;
 }
@@ -158,7 +170,7 @@ void Broker::Impl::presence_restore() {
         const bool was_online = text("state", "") == "online";
         // A record still online: the broker died with the user connected. Offline now, one
         // change later, last seen at this restart (the moment of the crash is not known).
-        presence.restore(std::string(user), number("seq") + (was_online ? 1 : 0),
+        presence.restore(std::string(user), number("seq"),
                          was_online ? clock.wall_ms() : number("last_seen"),
                          text("status", "available"), text("text", ""));
         if (was_online) stale.emplace_back(user);

@@ -8,34 +8,34 @@ namespace herald::core {
 
 namespace {
 
-bool visible(const UserPresence& p) { return p.online && p.status != "invisible"; }
+bool visible(const UserPresence& p) { return p.online && !p.invisible(); }
 
 }  // namespace
 
-std::string presence_record_json(std::string_view user, const UserPresence& p) {
+std::string presence_record_json(std::string_view user, const UserPresence& p, bool with_seq) {
     const bool shown = visible(p);
-    const bool invisible = p.status == "invisible";
-    nlohmann::json j;
+    const bool invisible = p.invisible();
+    nlohmann::ordered_json j;  // in SPEC 4's order
     j["user"] = user;
     j["state"] = shown ? "online" : "offline";
     j["status"] = invisible ? std::string("available") : p.status;
     j["text"] = invisible ? std::string() : p.text;
     j["devices"] = shown ? p.devices.size() : 0;
-    j["since"] = p.since_ms;
-    j["last_seen"] = p.last_seen_ms;
-    j["seq"] = p.seq;
+    j["since"] = invisible ? p.invisible_since_ms : p.since_ms;
+    j["last_seen"] = invisible ? p.invisible_since_ms : p.last_seen_ms;
+    if (with_seq) j["seq"] = p.seq;
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string presence_devices_json(std::string_view user, const UserPresence& p) {
-    nlohmann::json list = nlohmann::json::array();
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (const PresenceDevice& d : p.devices) {
         list.push_back({{"client_id", d.client_id},
                         {"transport", d.transport},
                         {"protocol", d.protocol},
                         {"since", d.since_ms}});
     }
-    nlohmann::json j;
+    nlohmann::ordered_json j;
     j["user"] = user;
     j["devices"] = std::move(list);
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -15,8 +15,10 @@ inline constexpr size_t kMaxPresenceTextBytes = 256;
 // {"user":"alice","state":"online","status":"away","text":"...","devices":2,"since":...,
 //  "last_seen":...,"seq":17}. An offline user keeps the status and text it set (they come
 // back with it). An invisible user is rendered as an offline one with the default status
-// (available, no text, no devices), so that others cannot tell.
-std::string presence_record_json(std::string_view user, const UserPresence& p);
+// (available, no text, no devices, since = last_seen = when it disappeared), so that others
+// cannot tell.
+// Without seq (with_seq = false): what take_public() compares.
+std::string presence_record_json(std::string_view user, const UserPresence& p, bool with_seq = true);
 
 // {"user":"alice","devices":[{"client_id":"phone","transport":"tcp","protocol":5,
 //  "since":...}, ...]}

@@ -67,12 +67,13 @@ PresenceChange PresenceTracker::connected(const std::string& user, PresenceDevic
     }
     p.devices.push_back(std::move(device));
     change.devices = true;
+    change.record = true;  // the device count is in the record
     if (!p.online) {
         p.online = true;
-        p.since_ms = now_wall_ms;
-        ++p.seq;
+        // An invisible user still looks as it did when it left.
+        if (p.invisible()) p.invisible_since_ms = p.last_seen_ms;
+        else p.since_ms = now_wall_ms;
         online_set_.insert(user);
-        change.record = true;
     }
     return change;
 }
@@ -81,9 +82,9 @@ void PresenceTracker::go_offline(UserPresence& p, uint64_t now_wall_ms) {
     p.online = false;
     p.devices.clear();
     p.grace_until_ms = 0;
-    p.last_seen_ms = now_wall_ms;
-    p.since_ms = now_wall_ms;
-    ++p.seq;
+    // An invisible user keeps showing the moment it disappeared.
+    p.last_seen_ms = p.invisible() ? p.invisible_since_ms : now_wall_ms;
+    p.since_ms = p.last_seen_ms;
 }
 
 PresenceChange PresenceTracker::disconnected(const std::string& user, std::string_view client_id,
@@ -100,6 +101,7 @@ PresenceChange PresenceTracker::disconnected(const std::string& user, std::strin
     if (!last) {
         p.devices.erase(it);
         change.devices = true;
+        change.record = true;  // the device count is in the record
         return change;
     }
     if (p.in_grace()) {
@@ -139,19 +141,35 @@ std::optional<uint64_t> PresenceTracker::next_deadline() const {
 }
 
 PresenceChange PresenceTracker::set_status(const std::string& user, std::optional<std::string> status,
-                                           std::optional<std::string> text) {
+                                           std::optional<std::string> text, uint64_t now_wall_ms) {
     UserPresence& p = entry(user);
     PresenceChange change;
     if (status && *status != p.status) {
+        const bool was_invisible = p.invisible();
         p.status = std::move(*status);
+        if (p.invisible()) {
+            // Others see the user leave now.
+            p.invisible_since_ms = p.online ? now_wall_ms : p.last_seen_ms;
+        } else if (was_invisible && p.online) {
+            p.since_ms = now_wall_ms;  // and come back now
+        } else if (was_invisible) {
+            p.since_ms = p.last_seen_ms = p.invisible_since_ms;
+        }
         change.record = true;
     }
     if (text && *text != p.text) {
         p.text = std::move(*text);
         change.record = true;
     }
-    if (change.record) ++p.seq;
     return change;
+}
+
+bool PresenceTracker::take_public(const std::string& user, uint64_t public_hash) {
+    UserPresence& p = entry(user);
+    if (p.seq != 0 && p.public_hash == public_hash) return false;
+    p.public_hash = public_hash;
+    ++p.seq;
+    return true;
 }
 
 const UserPresence* PresenceTracker::find(std::string_view user) const {

@@ -11,11 +11,14 @@
 //     takes its old place). Otherwise expire() turns the user offline when the grace ends.
 //   - A clean DISCONNECT of the last device makes the user offline at once.
 //   - A takeover (the same client id connecting again while connected) is not a change.
-//   - `seq` grows by one at every change of the published record (state, status, text), so
-//     consumers can drop stale events; restore() carries it over a restart.
+//   - An invisible user looks offline to others, and nothing it does while invisible (text,
+//     devices, leaving) changes what they see.
+//   - `seq` grows by one at every change of the published record, so consumers can drop
+//     stale events; restore() carries it over a restart.
 //
-// Each call returns what changed, so that the caller publishes `presence/{u}` (Record) and
-// `presence/{u}/devices` (Devices) only then.
+// Each call returns what may have changed, so that the caller renders `presence/{u}` (Record)
+// and `presence/{u}/devices` (Devices) only then; take_public() then says whether the record
+// others see really changed, and gives it its seq.
 #pragma once
 
 #include <cstdint>
@@ -43,13 +46,17 @@ struct UserPresence {
     std::string status = "available";     // available | away | busy | invisible
     std::string text;
     uint64_t seq = 0;           // of the last record published (0: never)
+    uint64_t public_hash = 0;   // of the last record published, without its seq (take_public)
     uint64_t since_ms = 0;      // wall clock: online since (state online) or offline since
     uint64_t last_seen_ms = 0;  // wall clock: when the last device left (0: never)
-    bool online = false;        // the state last published
+    bool online = false;        // any device connected (or in grace)
+    // While invisible: what others are shown as since / last seen (frozen until visible).
+    uint64_t invisible_since_ms = 0;
     // While the last device is gone but the grace period runs: when it ends (monotonic ms).
     // The devices list still holds that device then, so a return within grace changes nothing.
     uint64_t grace_until_ms = 0;
     bool in_grace() const { return grace_until_ms != 0; }
+    bool invisible() const { return status == "invisible"; }
 };
 
 struct PresenceChange {
@@ -83,9 +90,13 @@ public:
     // The earliest grace deadline (monotonic ms), if any: when to call expire() next.
     std::optional<uint64_t> next_deadline() const;
 
-    // The user set its status and/or text (already validated). A change bumps seq.
+    // The user set its status and/or text (already validated).
     PresenceChange set_status(const std::string& user, std::optional<std::string> status,
-                              std::optional<std::string> text);
+                              std::optional<std::string> text, uint64_t now_wall_ms);
+
+    // The caller rendered the record others see (without seq) to `public_hash`: true when it
+    // differs from the last one published, and then seq is incremented for the new record.
+    bool take_public(const std::string& user, uint64_t public_hash);
 
     const UserPresence* find(std::string_view user) const;
     size_t online_users() const { return online_set_.size(); }

@@ -301,15 +301,16 @@ def test_presence_lines_drop_stale_and_tolerate_bad_json(mosquitto, background):
 @heraldd_only
 def test_presence_lines_follow_users_connecting_and_leaving(heraldd, background):
     """Live on heraldd: the watcher's own record (retained at SUBSCRIBE), bob's first device
-    (online), his second device (no record: still just online), his status update merged by the
-    broker (the record now counts 2 devices), his first device leaving (nothing: the laptop is
-    still there) and the last one leaving cleanly (offline at once, status kept)."""
-    p = background(["presence", "-h", heraldd.host, "-p", str(heraldd.port), "-u", "watcher", "-C", "4",
+    (online), his second device (the record counts 2 devices), his status update merged by the
+    broker, his first device leaving (1 device: the laptop is still there) and the last one
+    leaving cleanly (offline at once, status kept)."""
+    p = background(["presence", "-h", heraldd.host, "-p", str(heraldd.port), "-u", "watcher", "-C", "6",
                     "-W", str(TIMEOUT)])
     p.wait_line(r"^watcher\s")   # subscribed
     phone = device(heraldd, "bob", "bob-phone")
     p.wait_line(r"^bob\s+online")
     laptop = device(heraldd, "bob", "bob-laptop", V311)
+    p.wait_line(r"^bob\s+online\s+available\s+2 devices")
     assert phone.publish("presence/bob", json.dumps({"status": "away", "text": "In a meeting"}), qos=1) == 0
     p.wait_line(r"^bob\s+online\s+away")
     phone.disconnect()
@@ -317,7 +318,9 @@ def test_presence_lines_follow_users_connecting_and_leaving(heraldd, background)
     assert p.wait_exit() == 0
     assert p.out == ["watcher  online  available  1 device  since just now",
                      "bob  online  available  1 device  since just now",
+                     "bob  online  available  2 devices  since just now",
                      'bob  online  away  "In a meeting"  2 devices  since just now',
+                     'bob  online  away  "In a meeting"  1 device  since just now',
                      'bob  offline  away  "In a meeting"  0 devices  last seen just now'], p.out
     assert p.err == [], p.err
 

@@ -57,13 +57,17 @@ def test_two_devices_one_drops_user_stays_online(make_broker, version):
     assert rec["state"] == "online" and rec["devices"] == 1 and rec["user"] == "alice"
     first_seq = rec["seq"]
     laptop = device(b, "alice", "alice-laptop", version)
+    rec = next_record(w, "alice")
+    assert (rec["state"], rec["devices"], rec["seq"]) == ("online", 2, first_seq + 1)
     phone.drop()
-    w.expect_no_message(timeout=1.5)  # past the grace: still online, nothing published
+    rec = next_record(w, "alice")  # one device fewer, at once: not the user's last
+    assert (rec["state"], rec["devices"], rec["seq"]) == ("online", 1, first_seq + 2)
+    w.expect_no_message(timeout=1.5)  # past the grace: still online, nothing more
     start = time.monotonic()
     laptop.drop()
     rec = next_record(w, "alice", timeout=5)
     waited = time.monotonic() - start
-    assert rec["state"] == "offline" and rec["seq"] == first_seq + 1
+    assert rec["state"] == "offline" and rec["seq"] == first_seq + 3
     assert rec["last_seen"] > 0
     assert waited >= 0.8, f"offline after {waited:.2f}s, before the 1s grace"
 
