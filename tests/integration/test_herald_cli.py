@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from private_mosquitto import Mosquitto, free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HERALD = os.environ.get("HERALD") or str(REPO_ROOT / "build" / "tools" / "herald")
 if not os.path.isabs(HERALD):
@@ -32,50 +34,6 @@ pytestmark = pytest.mark.skipif(not os.access(HERALD, os.X_OK), reason=f"herald 
 
 VERSIONS = [pytest.param("311", id="v311"), pytest.param("5", id="v5")]
 TIMEOUT = 10
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Mosquitto:
-    """A mosquitto of our own on a free port (and a Unix socket), stopped by PID."""
-
-    kind = "mosquitto"
-
-    def __init__(self, tmp_path, anonymous=True):
-        self.host = "127.0.0.1"
-        self.port = free_port()
-        self.unix_path = str(tmp_path / f"mosq-{self.port}.sock")
-        conf = tmp_path / f"mosquitto-{self.port}.conf"
-        lines = [f"listener {self.port} 127.0.0.1", f"listener 0 {self.unix_path}",
-                 f"allow_anonymous {'true' if anonymous else 'false'}", "persistence false",
-                 "log_dest stderr", "log_type all", "max_keepalive 65535"]
-        if os.geteuid() == 0:
-            lines.append("user root")
-        conf.write_text("\n".join(lines) + "\n")
-        self.log_path = tmp_path / f"mosquitto-{self.port}.log"
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + TIMEOUT
-        while "running" not in self.log_path.read_text(errors="replace"):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("mosquitto did not start:\n" + self.log_path.read_text(errors="replace"))
-            time.sleep(0.02)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self._log.close()
 
 
 @pytest.fixture(params=["mosquitto", "heraldd"])

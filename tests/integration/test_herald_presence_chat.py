@@ -22,8 +22,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import threading
 import time
@@ -33,6 +31,7 @@ import pytest
 
 import helpers
 from helpers import V5, V311, MosquittoSub, heraldd_only, mosquitto_pub
+from private_mosquitto import Mosquitto, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HERALD = os.environ.get("HERALD") or str(REPO_ROOT / "build" / "tools" / "herald")
@@ -46,12 +45,6 @@ needs_mosquitto = pytest.mark.skipif(shutil.which("mosquitto") is None,
 
 TIMEOUT = 10
 PRESENCE_CONFIG = '[presence]\ngrace = "1s"\nvisibility = "all"\n'
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def now_ms():
@@ -198,43 +191,6 @@ def tmux(request, tmp_path):
 def chat_command(broker, user, *extra):
     args = [HERALD, "chat", "-h", broker.host, "-p", str(broker.port), "-u", user] + list(extra)
     return " ".join(shlex.quote(a) for a in args)
-
-
-class Mosquitto:
-    """A mosquitto of our own on a free loopback port, stopped by PID: the broker that lets any
-    client publish any presence record, to feed the tools records heraldd would never send."""
-
-    kind = "mosquitto"
-
-    def __init__(self, tmp_path):
-        self.host = "127.0.0.1"
-        self.port = free_port()
-        conf = tmp_path / f"mosquitto-{self.port}.conf"
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false",
-                 "log_dest stderr", "log_type all"]
-        if os.geteuid() == 0:
-            lines.append("user root")   # else mosquitto drops to user mosquitto and cannot read tmp
-        conf.write_text("\n".join(lines) + "\n")
-        self.log_path = tmp_path / f"mosquitto-{self.port}.log"
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + TIMEOUT
-        while "running" not in self.log_path.read_text(errors="replace"):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("mosquitto did not start:\n" + self.log_path.read_text(errors="replace"))
-            time.sleep(0.02)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self._log.close()
 
 
 @pytest.fixture

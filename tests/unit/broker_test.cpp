@@ -10,79 +10,16 @@
 
 #include "broker/core/broker.h"
 #include "broker/mqtt/codec.h"
+#include "tests/unit/broker_test_util.h"
 
 using namespace herald;
 using core::Broker;
 using mqtt::ProtocolVersion;
 using mqtt::ReasonCode;
+using core::test::ManualClock;
+using core::test::Peer;
 
 namespace {
-
-class FakeConnection final : public core::Connection {
-public:
-    std::string& output() override { return out; }
-    size_t pending_output_bytes() const override { return out.size() + extra_pending; }
-    void close() override { closed = true; }
-    const std::string& peer() const override { return peer_; }
-    const char* transport() const override { return "test"; }
-
-    std::string out;
-    size_t extra_pending = 0;
-    bool closed = false;
-    std::string peer_ = "127.0.0.1:1";
-};
-
-class ManualClock final : public core::Clock {
-public:
-    uint64_t mono_ms() const override { return now; }
-    uint64_t wall_ms() const override { return 1700000000000 + now; }
-    uint64_t now = 1000;
-};
-
-// One connected test client: its connection, its Client*, and its decoded output.
-struct Peer {
-    Broker& broker;
-    ProtocolVersion version;
-    FakeConnection conn;
-    core::Client* client = nullptr;
-    bool gone = false;
-
-    Peer(Broker& b, ProtocolVersion v) : broker(b), version(v) { client = broker.on_open(conn); }
-    ~Peer() { end(); }
-    void end() {
-        if (!gone) broker.on_closed(client);
-        gone = true;
-    }
-
-    void send(const mqtt::Packet& p) {
-        std::string bytes;
-        mqtt::encode(p, version, bytes);
-        broker.on_frame(client, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
-    }
-
-    // Decodes and removes everything written so far.
-    std::vector<mqtt::Packet> take() {
-        std::vector<mqtt::Packet> packets;
-        size_t i = 0;
-        while (i < conn.out.size()) {
-            size_t j = i + 1, len = 0, mult = 1;
-            while (true) {
-                auto b = static_cast<uint8_t>(conn.out[j++]);
-                len += (b & 0x7F) * mult;
-                mult *= 128;
-                if (!(b & 0x80)) break;
-            }
-            size_t end = j + len;
-            auto r = mqtt::decode({reinterpret_cast<const uint8_t*>(conn.out.data()) + i, end - i},
-                                  version);
-            REQUIRE_MESSAGE(r.ok, r.error.message);
-            packets.push_back(std::move(r.packet));
-            i = end;
-        }
-        conn.out.clear();
-        return packets;
-    }
-};
 
 mqtt::Connect make_connect(const std::string& id, ProtocolVersion v = ProtocolVersion::V5,
                            bool clean = true, uint16_t keep_alive = 60) {
@@ -94,7 +31,7 @@ mqtt::Connect make_connect(const std::string& id, ProtocolVersion v = ProtocolVe
     return c;
 }
 
-std::unique_ptr<Peer> connect(Broker& b, const mqtt::Connect& c) {
+std::unique_ptr<Peer> must_connect(Broker& b, const mqtt::Connect& c) {
     auto p = std::make_unique<Peer>(b, c.version);
     p->send(c);
     auto out = p->take();
@@ -104,7 +41,7 @@ std::unique_ptr<Peer> connect(Broker& b, const mqtt::Connect& c) {
     return p;
 }
 
-void subscribe(Peer& p, const std::string& filter, uint8_t qos, uint32_t id = 0) {
+void must_subscribe(Peer& p, const std::string& filter, uint8_t qos, uint32_t id = 0) {
     mqtt::Subscribe s;
     s.packet_id = 1;
     s.subscriptions.push_back({filter, {qos}});
@@ -154,7 +91,7 @@ TEST_CASE("[MQTT-3.1.0-1] a first packet other than CONNECT closes the connectio
 
 TEST_CASE("[MQTT-3.1.0-2] a second CONNECT is a protocol error (DISCONNECT 0x82)") {
     Fixture f;
-    auto p = connect(*f.broker, make_connect("c1"));
+    auto p = must_connect(*f.broker, make_connect("c1"));
     p->send(make_connect("c1"));
     auto out = p->take();
     REQUIRE(out.size() == 1);
@@ -175,7 +112,7 @@ TEST_CASE("connect timeout closes a connection that sends nothing") {
 
 TEST_CASE("[MQTT-3.1.2-22] 1.5 x keepalive of silence: DISCONNECT 0x8D; any packet resets it") {
     Fixture f;
-    auto p = connect(*f.broker, make_connect("k", ProtocolVersion::V5, true, 10));
+    auto p = must_connect(*f.broker, make_connect("k", ProtocolVersion::V5, true, 10));
     f.advance(14000);
     p->send(mqtt::Pingreq{});
     p->take();
@@ -190,10 +127,10 @@ TEST_CASE("[MQTT-3.1.2-22] 1.5 x keepalive of silence: DISCONNECT 0x8D; any pack
 
 TEST_CASE("[MQTT-3.3.5-1] overlapping subscriptions: one copy at the highest QoS, all ids") {
     Fixture f;
-    auto sub = connect(*f.broker, make_connect("s"));
-    subscribe(*sub, "a/+", 0, 1);
-    subscribe(*sub, "a/#", 1, 2);
-    auto pub = connect(*f.broker, make_connect("p"));
+    auto sub = must_connect(*f.broker, make_connect("s"));
+    must_subscribe(*sub, "a/+", 0, 1);
+    must_subscribe(*sub, "a/#", 1, 2);
+    auto pub = must_connect(*f.broker, make_connect("p"));
     pub->send(make_publish("a/b", "x", 2, 7));
     auto out = sub->take();
     REQUIRE(out.size() == 1);
@@ -206,19 +143,19 @@ TEST_CASE("[MQTT-3.3.5-1] overlapping subscriptions: one copy at the highest QoS
 
 TEST_CASE("[MQTT-3.1.3-9] a delayed will is dropped when the client reconnects in time") {
     Fixture f;
-    auto watch = connect(*f.broker, make_connect("w"));
-    subscribe(*watch, "will/#", 1);
+    auto watch = must_connect(*f.broker, make_connect("w"));
+    must_subscribe(*watch, "will/#", 1);
     auto c = make_connect("d", ProtocolVersion::V5, false);
     c.props.session_expiry_interval = 100;
     c.will = mqtt::Will{"will/d", "bye", 1, false, {}};
     c.will->props.will_delay_interval = 5;
-    auto d = connect(*f.broker, c);
+    auto d = must_connect(*f.broker, c);
     d->end();  // network loss
     f.advance(3000);
     CHECK(watch->take().empty());
     auto again = make_connect("d", ProtocolVersion::V5, false);
     again.props.session_expiry_interval = 100;
-    auto d2 = connect(*f.broker, again);
+    auto d2 = must_connect(*f.broker, again);
     f.advance(5000);
     CHECK(watch->take().empty());
 
@@ -229,13 +166,13 @@ TEST_CASE("[MQTT-3.1.3-9] a delayed will is dropped when the client reconnects i
 
 TEST_CASE("a will is published after its delay, or when the session ends first") {
     Fixture f;
-    auto watch = connect(*f.broker, make_connect("w"));
-    subscribe(*watch, "will/#", 1);
+    auto watch = must_connect(*f.broker, make_connect("w"));
+    must_subscribe(*watch, "will/#", 1);
     auto c = make_connect("d", ProtocolVersion::V5, false);
     c.props.session_expiry_interval = 2;  // shorter than the delay
     c.will = mqtt::Will{"will/d", "bye", 1, false, {}};
     c.will->props.will_delay_interval = 60;
-    auto d = connect(*f.broker, c);
+    auto d = must_connect(*f.broker, c);
     d->end();
     f.advance(1000);
     CHECK(watch->take().empty());
@@ -247,11 +184,11 @@ TEST_CASE("a will is published after its delay, or when the session ends first")
 
 TEST_CASE("a normal DISCONNECT discards the will [MQTT-3.14.4-3]") {
     Fixture f;
-    auto watch = connect(*f.broker, make_connect("w"));
-    subscribe(*watch, "will/#", 0);
+    auto watch = must_connect(*f.broker, make_connect("w"));
+    must_subscribe(*watch, "will/#", 0);
     auto c = make_connect("d");
     c.will = mqtt::Will{"will/d", "bye", 0, false, {}};
-    auto d = connect(*f.broker, c);
+    auto d = must_connect(*f.broker, c);
     d->send(mqtt::Disconnect{});
     CHECK(d->conn.closed);
     d->end();
@@ -263,10 +200,10 @@ TEST_CASE("session expiry removes the session and its queue") {
     auto c = make_connect("p", ProtocolVersion::V5, false);
     c.props.session_expiry_interval = 10;
     {
-        auto s = connect(*f.broker, c);
-        subscribe(*s, "q/#", 1);
+        auto s = must_connect(*f.broker, c);
+        must_subscribe(*s, "q/#", 1);
     }
-    auto pub = connect(*f.broker, make_connect("pub"));
+    auto pub = must_connect(*f.broker, make_connect("pub"));
     pub->send(make_publish("q/1", "held", 1, 1));
     f.advance(5000);
     {
@@ -290,9 +227,9 @@ TEST_CASE("[MQTT-3.3.4-9] never more unacknowledged QoS 1 than the client's Rece
     Fixture f;
     auto c = make_connect("s");
     c.props.receive_maximum = 2;
-    auto sub = connect(*f.broker, c);
-    subscribe(*sub, "t", 1);
-    auto pub = connect(*f.broker, make_connect("p"));
+    auto sub = must_connect(*f.broker, c);
+    must_subscribe(*sub, "t", 1);
+    auto pub = must_connect(*f.broker, make_connect("p"));
     for (uint16_t i = 1; i <= 5; ++i) pub->send(make_publish("t", std::to_string(i), 1, i));
     auto out = sub->take();
     REQUIRE(out.size() == 2);
@@ -307,9 +244,9 @@ TEST_CASE("[MQTT-3.3.4-9] never more unacknowledged QoS 1 than the client's Rece
 
 TEST_CASE("slow consumer: QoS 0 dropped, QoS 1 queued until the output drains") {
     Fixture f;
-    auto sub = connect(*f.broker, make_connect("s"));
-    subscribe(*sub, "t", 1);
-    auto pub = connect(*f.broker, make_connect("p"));
+    auto sub = must_connect(*f.broker, make_connect("s"));
+    must_subscribe(*sub, "t", 1);
+    auto pub = must_connect(*f.broker, make_connect("p"));
     sub->conn.extra_pending = f.config.max_output_buffer + 1;
     pub->send(make_publish("t", "zero", 0));
     pub->send(make_publish("t", "one", 1, 1));
@@ -324,8 +261,8 @@ TEST_CASE("slow consumer: QoS 0 dropped, QoS 1 queued until the output drains") 
 
 TEST_CASE("[MQTT-3.1.4-3] takeover: the old connection gets DISCONNECT 0x8E") {
     Fixture f;
-    auto a = connect(*f.broker, make_connect("same"));
-    auto b = connect(*f.broker, make_connect("same"));
+    auto a = must_connect(*f.broker, make_connect("same"));
+    auto b = must_connect(*f.broker, make_connect("same"));
     auto out = a->take();
     REQUIRE(out.size() == 1);
     CHECK(std::get<mqtt::Disconnect>(out[0]).reason == ReasonCode::SessionTakenOver);

@@ -1,6 +1,6 @@
 // A Broker without sockets, for unit tests: a fake Connection collects output, a manual Clock
 // drives timers, a Peer is one connected test client whose output is decoded packet by packet.
-// (The same harness as broker_test.cpp's, shared here for the tests that came after it.)
+// broker_test.cpp uses the classes; the helper functions below serve the later test files.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -19,12 +19,13 @@ namespace herald::core::test {
 class FakeConnection final : public Connection {
 public:
     std::string& output() override { return out; }
-    size_t pending_output_bytes() const override { return out.size(); }
+    size_t pending_output_bytes() const override { return out.size() + extra_pending; }
     void close() override { closed = true; }
     const std::string& peer() const override { return peer_; }
     const char* transport() const override { return "test"; }
 
     std::string out;
+    size_t extra_pending = 0;  // pretend the kernel holds this much more (slow consumers)
     bool closed = false;
     std::string peer_ = "127.0.0.1:1";
 };
@@ -41,9 +42,15 @@ struct Peer {
     mqtt::ProtocolVersion version;
     FakeConnection conn;
     Client* client = nullptr;
+    bool gone = false;
 
     Peer(Broker& b, mqtt::ProtocolVersion v) : broker(b), version(v) { client = broker.on_open(conn); }
-    ~Peer() { broker.on_closed(client); }
+    ~Peer() { end(); }
+    // The transport closed (a network loss, unless the client sent DISCONNECT first).
+    void end() {
+        if (!gone) broker.on_closed(client);
+        gone = true;
+    }
 
     void send(const mqtt::Packet& p) {
         std::string bytes;
