@@ -151,6 +151,11 @@ void Broker::Impl::on_frame(Client& c, std::span<const uint8_t> frame) {
         close_client(c, "sent a packet before CONNECT");
         return;
     }
+    if (c.state == ClientState::AwaitAuth) return hold_frame(c, frame, type);
+    process_frame(c, frame, type);
+}
+
+void Broker::Impl::process_frame(Client& c, std::span<const uint8_t> frame, mqtt::PacketType type) {
     if (c.state == ClientState::Active && type == mqtt::PacketType::Connect) {
         protocol_error(c, mqtt::ReasonCode::ProtocolError, "second CONNECT");  // [MQTT-3.1.0-2]
         return;
@@ -252,6 +257,10 @@ void Broker::Impl::client_closed(Client& c) {
         }
     } else if (!c.connect_seen) {
         spdlog::debug("Connection from {} closed before CONNECT", c.conn.peer());
+    }
+    if (!awaiting_auth.empty()) {  // closed while its CONNECT was being checked
+        auto it = awaiting_auth.find(c.slot);
+        if (it != awaiting_auth.end() && it->second.serial == c.serial) awaiting_auth.erase(it);
     }
     client_slots.erase(c.slot);  // frees c
 }
