@@ -110,6 +110,7 @@ void Broker::Impl::send(Client& c, const mqtt::Packet& packet) {
 void Broker::Impl::send_disconnect(Client& c, mqtt::ReasonCode reason,
                                    std::string_view reason_string) {
     if (!c.connect_seen || !c.v5()) return;  // 3.1.1 has no server DISCONNECT
+    if (c.state == ClientState::AwaitAuth) return;  // nothing before the CONNACK [MQTT-3.2.0-1]
     mqtt::Disconnect d;
     d.reason = reason;
     if (!reason_string.empty() && mqtt::valid_utf8(reason_string)) {
