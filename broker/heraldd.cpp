@@ -9,11 +9,14 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include "broker/admin/control_api.h"
 #include "broker/admin/first_admin.h"
 #include "broker/config/config_file.h"
 #include "broker/core/broker.h"
 #include "broker/core/config.h"
 #include "broker/core/store.h"
+#include "broker/identity/auth_setup.h"
+#include "broker/identity/store_identity.h"
 #include "broker/net/logging.h"
 #include "broker/net/server.h"
 #include "broker/net/uv_clock.h"
@@ -42,7 +45,8 @@ bool same_listeners(const core::Config& a, const core::Config& b) {
 }
 
 // SIGHUP: re-read the file and apply what can change without dropping anyone.
-void reload(const Options& options, core::Config& running, core::Broker& broker) {
+void reload(const Options& options, core::Config& running, core::Broker& broker,
+            identity::StoreIdentity& ident) {
     if (options.config_path.empty()) {
         spdlog::warn("no configuration file to reload");
         return;
@@ -53,10 +57,17 @@ void reload(const Options& options, core::Config& running, core::Broker& broker)
         spdlog::error("reload failed, the running configuration is kept: {}", error);
         return;
     }
+    identity::AuthSetup check;
+    if (error = identity::load_auth_setup(fresh, check); !error.empty()) {
+        spdlog::error("reload failed, the running configuration is kept: {}", error);
+        return;
+    }
     if (!broker.reload(fresh, error)) {
         spdlog::error("reload failed, the running configuration is kept: {}", error);
         return;
     }
+    if (error = ident.configure(fresh); !error.empty())  // read again: cannot fail but for a race
+        spdlog::error("reload of the JWT keys / password file failed, the old ones are kept: {}", error);
     if (!options.verbose) net::set_log_level(fresh.log_level);
     if (!same_listeners(running, fresh)) {
         spdlog::warn("listener changes take effect only after a restart");
@@ -86,9 +97,11 @@ bool ensure_admin(storage::SqliteStore& store, uint64_t now_wall_ms) {
         return false;
     }
     if (result.value().generated) {
-        spdlog::warn("created the admin user '{}' with the generated password: {} (shown only "
-                     "this once; set {} to choose it)",
-                     admin::kFirstAdminName, result.value().password, admin::kAdminPasswordEnv);
+        spdlog::warn("created the first admin, user '{}' with password '{}' (shown only this "
+                     "once; change it with `herald user passwd {}`, or set {} before the first "
+                     "start)",
+                     admin::kFirstAdminName, result.value().password, admin::kFirstAdminName,
+                     admin::kAdminPasswordEnv);
     } else if (result.value().created) {
         spdlog::info("created the admin user '{}' with the password from {}", admin::kFirstAdminName,
                      admin::kAdminPasswordEnv);
@@ -132,21 +145,41 @@ int serve(const Options& options, core::Config config) {
         (void)uv_loop_close(&loop);
         return 1;
     }
+    // Group membership is asked at every publish to a group: a copy in memory, read now,
+    // before the writer thread owns the database.
+    identity::GroupMembers groups;
+    if (storage::Status s = groups.load(*sqlite); !s) {
+        spdlog::error("cannot read the groups: {}", s.message());
+        sqlite.reset();
+        (void)uv_loop_close(&loop);
+        return 1;
+    }
     sqlite->set_error_handler(
         [](const storage::Status& s) { spdlog::error("store write failed: {}", s.message()); });
     sqlite->start(&loop);
 
     int status = 0;
     {
+        // Identity and admin API outlive the Broker (it holds pointers to them).
+        identity::StoreIdentity ident(*sqlite, &loop, clock, std::move(groups));
+        admin::ControlApiOptions api_options;
+        api_options.max_user_id_bytes = config.auth.max_user_id_bytes;
+        admin::ControlApi control(*sqlite, &loop, clock, nullptr, api_options);
+        control.set_listener(&ident);
         storage::CoreStore store(*sqlite, clock, std::move(opened.value().state.retained));
         core::Broker broker(config, store, clock);
-        std::string error;
-        if (!broker.load_acl(error)) {
+        broker.set_identity(&ident);
+        broker.set_control_handler(&control);
+        std::string error = ident.configure(config);
+        if (!error.empty()) {
+            spdlog::error("{}", error);
+            status = 1;
+        } else if (!broker.load_acl(error)) {
             spdlog::error("{}", error);
             status = 1;
         } else {
             net::Server server(&loop, broker);
-            server.on_reload([&] { reload(options, config, broker); });
+            server.on_reload([&] { reload(options, config, broker, ident); });
             if (!server.listen(config.listeners, error)) {
                 spdlog::error("{}", error);
                 status = 1;
@@ -204,6 +237,12 @@ int main(int argc, char** argv) {
             return 1;
         }
         if (options.test_config) {
+            // The files the configuration names must load too (JWT keys, password file).
+            herald::identity::AuthSetup setup;
+            if (std::string e = herald::identity::load_auth_setup(config, setup); !e.empty()) {
+                std::fprintf(stderr, "heraldd: %s: %s\n", options.config_path.c_str(), e.c_str());
+                return 1;
+            }
             std::printf("configuration OK: %s\n", options.config_path.c_str());
             return 0;
         }

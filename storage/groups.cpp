@@ -83,4 +83,12 @@ Result<std::vector<std::string>> of_user(Db& db, std::string_view user) {
     return out;
 }
 
+Result<std::vector<GroupMemberRecord>> all_members(Db& db) {
+    Query q = db.query("SELECT group_name, user, joined_at FROM group_members ORDER BY group_name, user");
+    std::vector<GroupMemberRecord> out;
+    while (q.next()) out.push_back(GroupMemberRecord{q.text(0), q.text(1), q.u64(2)});
+    if (!q.status()) return q.status();
+    return out;
+}
+
 }  // namespace herald::storage::groups

@@ -49,6 +49,8 @@ Status add_member(Db& db, std::string_view group, std::string_view user, uint64_
 Status remove_member(Db& db, std::string_view group, std::string_view user);               // NotFound
 Result<std::vector<GroupMemberRecord>> members(Db& db, std::string_view group);           // by user
 Result<std::vector<std::string>> of_user(Db& db, std::string_view user);                  // group names, sorted
+// Every membership, by group then user: the broker's in-memory copy is loaded from it at start.
+Result<std::vector<GroupMemberRecord>> all_members(Db& db);
 }  // namespace groups
 
 // bans.cpp: one ban per user, replaced by a new one.

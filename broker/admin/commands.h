@@ -42,6 +42,8 @@ struct Shared {
     core::PresenceQuery* presence;
     ControlApiOptions options;
     core::PresenceQuery fallback_presence;  // answers "not available"
+    ChangeListener fallback_listener;       // ignores
+    ChangeListener* listener = &fallback_listener;
     bool alive = true;                      // false once the ControlApi is destroyed
     size_t in_flight = 0;                   // requests not answered yet
 };

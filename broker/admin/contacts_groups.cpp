@@ -62,6 +62,16 @@ storage::Done answer_with(json data, Answer done) {
     };
 }
 
+// The same, and then the listener is told (the broker's copy of group membership).
+storage::Done answer_and_tell(const SharedPtr& sh, json data, Answer done,
+                              std::function<void(ChangeListener&)> tell) {
+    return [sh, data = std::move(data), done = std::move(done), tell = std::move(tell)](const Status& s) {
+        if (!s) return done(store_failure(s));
+        if (sh->alive) tell(*sh->listener);
+        done(Outcome::ok(data));
+    };
+}
+
 }  // namespace
 
 void add_contact(const SharedPtr& sh, const json& command, Answer done) {
@@ -103,13 +113,16 @@ void list_contacts(const SharedPtr& sh, const json& command, Answer done) {
 void create_group(const SharedPtr& sh, const json& command, Answer done) {
     std::string group;
     if (std::string e = arg_group(*sh, command, group); !e.empty()) return done(Outcome::fail(e));
-    sh->store.group_create(group, sh->clock.wall_ms(), answer_with(json{{"group", group}}, std::move(done)));
+    sh->store.group_create(group, sh->clock.wall_ms(),
+                           answer_and_tell(sh, json{{"group", group}}, std::move(done),
+                                           [group](ChangeListener& l) { l.group_created_in_loop(group); }));
 }
 
 void delete_group(const SharedPtr& sh, const json& command, Answer done) {
     std::string group;
     if (std::string e = arg_group(*sh, command, group); !e.empty()) return done(Outcome::fail(e));
-    sh->store.group_delete(group, answer_with(json{{"group", group}}, std::move(done)));
+    sh->store.group_delete(group, answer_and_tell(sh, json{{"group", group}}, std::move(done),
+                                                  [group](ChangeListener& l) { l.group_deleted_in_loop(group); }));
 }
 
 void add_group_member(const SharedPtr& sh, const json& command, Answer done) {
@@ -122,14 +135,18 @@ void add_group_member(const SharedPtr& sh, const json& command, Answer done) {
             if (Status s = user_must_exist(db, user); !s) return s;
             return storage::groups::add_member(db, group, user, now);
         },
-        answer_with(json{{"group", group}, {"user", user}}, std::move(done)));
+        answer_and_tell(sh, json{{"group", group}, {"user", user}}, std::move(done),
+                        [group, user](ChangeListener& l) { l.group_member_added_in_loop(group, user); }));
 }
 
 void remove_group_member(const SharedPtr& sh, const json& command, Answer done) {
     std::string group, user;
     if (std::string e = arg_group(*sh, command, group); !e.empty()) return done(Outcome::fail(e));
     if (std::string e = arg_user(*sh, command, "user", user); !e.empty()) return done(Outcome::fail(e));
-    sh->store.group_remove_member(group, user, answer_with(json{{"group", group}, {"user", user}}, std::move(done)));
+    sh->store.group_remove_member(
+        group, user,
+        answer_and_tell(sh, json{{"group", group}, {"user", user}}, std::move(done),
+                        [group, user](ChangeListener& l) { l.group_member_removed_in_loop(group, user); }));
 }
 
 void list_groups(const SharedPtr& sh, const json& command, Answer done) {

@@ -204,6 +204,10 @@ ControlApi::~ControlApi() { shared_->alive = false; }
 
 size_t ControlApi::in_flight() const { return shared_->in_flight; }
 
+void ControlApi::set_listener(ChangeListener* listener) {
+    shared_->listener = listener ? listener : &shared_->fallback_listener;
+}
+
 void ControlApi::handle_in_loop(const core::ControlCaller& caller, std::string payload,
                                 std::function<void(std::string response_json)> reply) {
     json request = json::parse(payload, nullptr, false);

@@ -44,6 +44,24 @@ struct ControlApiOptions {
     size_t max_password_bytes = 1024;
 };
 
+// Told, on the loop thread, after the store committed an admin change that the broker keeps a
+// copy of in memory (group membership, asked at every publish by the topic rules of SPEC 3).
+// The defaults ignore it. heraldd's Identity (broker/identity) listens.
+class ChangeListener {
+public:
+    virtual ~ChangeListener() = default;
+    virtual void group_created_in_loop(const std::string& group) { (void)group; }
+    virtual void group_deleted_in_loop(const std::string& group) { (void)group; }
+    virtual void group_member_added_in_loop(const std::string& group, const std::string& user) {
+        (void)group, (void)user;
+    }
+    virtual void group_member_removed_in_loop(const std::string& group, const std::string& user) {
+        (void)group, (void)user;
+    }
+    // The user's memberships, contacts and ban went with it.
+    virtual void user_deleted_in_loop(const std::string& user) { (void)user; }
+};
+
 namespace detail {
 struct Shared;
 }
@@ -63,6 +81,9 @@ public:
 
     // Requests received and not answered yet (tests, shutdown).
     size_t in_flight() const;
+
+    // Who hears of committed changes (null: nobody). Must outlive the ControlApi.
+    void set_listener(ChangeListener* listener);
 
 private:
     std::shared_ptr<detail::Shared> shared_;  // what in-flight requests hold on to

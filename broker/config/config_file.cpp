@@ -9,6 +9,7 @@
 #include <limits>
 #include <sstream>
 #include <type_traits>
+#include <utility>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -117,6 +118,7 @@ private:
     bool listeners(const toml::node& node, core::Config& config);
     bool presence(const toml::node& node, core::Config& config);
     bool listener(const toml::table& table, core::ListenerConfig& out);
+    bool auth(const toml::node& node, core::AuthConfig& out);
 
     const std::string& origin_;
     std::filesystem::path base_;
@@ -167,6 +169,8 @@ bool Parser::parse(const toml::table& root, core::Config& config) {
             ok = listeners(node, config);
         } else if (name == "presence") {
             ok = presence(node, config);
+        } else if (name == "auth") {
+            ok = auth(node, config.auth);
         } else {
             return fail(key.source(), fmt::format("unknown key '{}'", name));
         }
@@ -350,6 +354,54 @@ bool Parser::listener(const toml::table& table, core::ListenerConfig& out) {
         }
         out.port = 0;
     }
+    return true;
+}
+
+// [auth]: JWT keys and the limits of identity checks (SPEC 2). Key files are only named here;
+// heraldd reads them at start (and --test-config checks that they load).
+bool Parser::auth(const toml::node& node, core::AuthConfig& out) {
+    const auto* table = node.as_table();
+    if (table == nullptr) return fail(node.source(), "auth must be a table: write [auth]");
+    for (auto&& [key, value] : *table) {
+        const std::string_view name = key.str();
+        const std::string full = "auth." + std::string(name);
+        if (name == "jwt_hs256_secret" || name == "jwt_audience" || name == "jwt_issuer") {
+            std::string& target = name == "jwt_hs256_secret" ? out.jwt_hs256_secret
+                                  : name == "jwt_audience"   ? out.jwt_audience
+                                                             : out.jwt_issuer;
+            if (!string(full, value, target)) return false;
+            if (name == "jwt_hs256_secret" && !target.empty() && target.size() < 32)
+                return fail(value.source(), fmt::format("auth.jwt_hs256_secret is {} bytes; at least 32 are "
+                                                        "needed (RFC 7518 3.2)", target.size()));
+        } else if (name == "jwt_hs256_secret_file" || name == "jwt_rs256_public_key_file" ||
+                   name == "jwt_es256_public_key_file") {
+            std::string& target = name == "jwt_hs256_secret_file"       ? out.jwt_hs256_secret_file
+                                  : name == "jwt_rs256_public_key_file" ? out.jwt_rs256_public_key_file
+                                                                        : out.jwt_es256_public_key_file;
+            if (!string(full, value, target)) return false;
+            target = resolve(target);
+        } else if (name == "jwt_require_exp") {
+            if (!boolean(full, value, out.jwt_require_exp)) return false;
+        } else if (name == "jwt_leeway" || name == "max_pending_checks" || name == "max_user_id_bytes") {
+            const auto* integer = value.as_integer();
+            const auto [min, max] = name == "jwt_leeway"           ? std::pair<int64_t, int64_t>{0, 3600}
+                                    : name == "max_pending_checks" ? std::pair<int64_t, int64_t>{1, 100000}
+                                                                   : std::pair<int64_t, int64_t>{1, 65535};
+            if (integer == nullptr)
+                return fail(value.source(), fmt::format("{} must be an integer, not {}", full, type_name(value.type())));
+            if (integer->get() < min || integer->get() > max)
+                return fail(value.source(),
+                            fmt::format("{} = {} is out of range ({}..{})", full, integer->get(), min, max));
+            const auto v = static_cast<uint32_t>(integer->get());
+            if (name == "jwt_leeway") out.jwt_leeway = v;
+            else if (name == "max_pending_checks") out.max_pending_checks = v;
+            else out.max_user_id_bytes = v;
+        } else {
+            return fail(key.source(), fmt::format("unknown key '{}'", full));
+        }
+    }
+    if (!out.jwt_hs256_secret.empty() && !out.jwt_hs256_secret_file.empty())
+        return fail(node.source(), "auth: give jwt_hs256_secret or jwt_hs256_secret_file, not both");
     return true;
 }
 

@@ -112,6 +112,7 @@ void Broker::Impl::send(Client& c, const mqtt::Packet& packet) {
 void Broker::Impl::send_disconnect(Client& c, mqtt::ReasonCode reason,
                                    std::string_view reason_string) {
     if (!c.connect_seen || !c.v5()) return;  // 3.1.1 has no server DISCONNECT
+    if (c.state == ClientState::AwaitAuth) return;  // nothing before the CONNACK [MQTT-3.2.0-1]
     mqtt::Disconnect d;
     d.reason = reason;
     if (!reason_string.empty() && mqtt::valid_utf8(reason_string)) {
@@ -153,6 +154,11 @@ void Broker::Impl::on_frame(Client& c, std::span<const uint8_t> frame) {
         close_client(c, "sent a packet before CONNECT");
         return;
     }
+    if (c.state == ClientState::AwaitAuth) return hold_frame(c, frame, type);
+    process_frame(c, frame, type);
+}
+
+void Broker::Impl::process_frame(Client& c, std::span<const uint8_t> frame, mqtt::PacketType type) {
     if (c.state == ClientState::Active && type == mqtt::PacketType::Connect) {
         protocol_error(c, mqtt::ReasonCode::ProtocolError, "second CONNECT");  // [MQTT-3.1.0-2]
         return;
@@ -255,6 +261,10 @@ void Broker::Impl::client_closed(Client& c) {
         }
     } else if (!c.connect_seen) {
         spdlog::debug("Connection from {} closed before CONNECT", c.conn.peer());
+    }
+    if (!awaiting_auth.empty()) {  // closed while its CONNECT was being checked
+        auto it = awaiting_auth.find(c.slot);
+        if (it != awaiting_auth.end() && it->second.serial == c.serial) awaiting_auth.erase(it);
     }
     client_slots.erase(c.slot);  // frees c
 }

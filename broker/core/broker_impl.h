@@ -3,6 +3,8 @@
 // The handlers are split by concern over several files, all members of this one struct:
 //   broker.cpp       public API, frame dispatch, sending helpers, closing
 //   connect.cpp      CONNECT: limits, auth, client id, session takeover/resume, CONNACK
+//   connect_auth.cpp CONNECT waiting for the Identity's verdict; packets held meanwhile
+//   control.cpp      $CONTROL/herald/v1: requests to the ControlHandler, answers to admins
 //   publish.cpp      inbound PUBLISH / PUBREL, acks from the client (PUBACK, PUBREC, PUBCOMP)
 //   deliver.cpp      routing and fan-out, outgoing flow control, topic aliases out
 //   subscribe.cpp    SUBSCRIBE / UNSUBSCRIBE, retained delivery
@@ -16,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <span>
 #include <string>
@@ -45,6 +48,11 @@ std::string printable(std::string_view s, size_t max = 200);
 // The username the topic rules (topic_rules.h) see: "" for an anonymous session.
 inline std::string_view user_of(const Session& s) {
     return s.username ? std::string_view(*s.username) : std::string_view();
+}
+
+// A topic filter under `$CONTROL/` (SPEC 7): only admins may subscribe to one.
+inline bool is_control_filter(std::string_view filter) {
+    return filter == "$CONTROL" || filter.starts_with("$CONTROL/");
 }
 
 enum class TimerKind : uint8_t {
@@ -102,6 +110,16 @@ private:
     size_t count_ = 0;
 };
 
+// A CONNECT waiting for the Identity's verdict (ClientState::AwaitAuth), and the packets its
+// client sent meanwhile (copied frames, in order), bounded by Impl::held_bytes_limit().
+struct PendingConnect {
+    uint32_t serial = 0;  // of the client in that slot when the check began
+    mqtt::Connect connect;
+    bool assigned = false;  // the client id was assigned by us (5.0: tell the client)
+    std::string held;                 // frames back to back
+    std::vector<uint32_t> held_sizes;  // their lengths
+};
+
 // Outcome of writing one PUBLISH to a connection.
 enum class SendResult : uint8_t { Sent, Expired, TooLarge };
 
@@ -128,6 +146,13 @@ struct Broker::Impl {
     bool have_passwords = false;
     Identity* identity = nullptr;       // Broker::set_identity
     ControlHandler* control = nullptr;  // Broker::set_control_handler
+    // Callbacks that may run after the Broker is gone (Identity verdicts, ControlHandler
+    // replies) hold a weak_ptr to this and do nothing once it has expired.
+    std::shared_ptr<char> life = std::make_shared<char>(0);
+    std::unordered_map<uint32_t, PendingConnect> awaiting_auth;  // by client slot
+    uint64_t auth_calls = 0;      // numbers each authenticate_in_loop() call
+    uint64_t auth_sync_call = 0;  // the call on the stack: its verdict lands in auth_sync_verdict
+    std::optional<Verdict> auth_sync_verdict;
 
     BrokerStats stats;
     bool shutting_down = false;
@@ -162,6 +187,9 @@ struct Broker::Impl {
 
     // --- broker.cpp ---
     void on_frame(Client& c, std::span<const uint8_t> frame);
+    // Decodes and dispatches one frame (after on_frame's accounting and state checks; also
+    // for the frames held while the client was in AwaitAuth).
+    void process_frame(Client& c, std::span<const uint8_t> frame, mqtt::PacketType type);
     void dispatch(Client& c, mqtt::Packet& packet);
     void send(Client& c, const mqtt::Packet& packet);
     void send_disconnect(Client& c, mqtt::ReasonCode reason, std::string_view reason_string);
@@ -174,11 +202,28 @@ struct Broker::Impl {
 
     // --- connect.cpp ---
     void handle_connect(Client& c, mqtt::Connect& p);
+    // Everything checked and the client authenticated: session, CONNACK, resend.
+    void accept_connect(Client& c, mqtt::Connect& p, bool assigned, bool admin);
     void refuse_connect(Client& c, std::string_view client_id, mqtt::ReasonCode reason,
-                        const char* why);
+                        std::string_view why);
     mqtt::ReasonCode authenticate(const mqtt::Connect& p) const;
     std::string assign_client_id();
     void resend_session(Client& c, Session& s);
+
+    // --- connect_auth.cpp ---
+    // Asks the Identity; the verdict comes now (anonymous) or later (AwaitAuth).
+    void start_authentication(Client& c, mqtt::Connect& p, bool assigned);
+    void apply_verdict(Client& c, mqtt::Connect& p, bool assigned, const Verdict& v);
+    void verdict_arrived(uint32_t slot, uint32_t serial, Verdict v);
+    // A packet from a client in AwaitAuth: kept for after the CONNACK, or the client closed.
+    void hold_frame(Client& c, std::span<const uint8_t> frame, mqtt::PacketType type);
+    size_t held_bytes_limit() const;
+
+    // --- control.cpp ---
+    // A PUBLISH to kControlTopic: acked, handed to the ControlHandler, never routed.
+    void handle_control(Client& c, Session& s, mqtt::Publish& p, mqtt::PacketType ack_type);
+    // Publishes an answer on kControlResponseTopic to the admins subscribed to it.
+    void publish_control_reply(std::string response_json, std::optional<std::string> correlation);
 
     // --- publish.cpp ---
     void handle_publish(Client& c, mqtt::Publish& p);

@@ -18,6 +18,9 @@ class Session;
 
 enum class ClientState : uint8_t {
     AwaitConnect,  // accepted; the first packet must be CONNECT [MQTT-3.1.0-1]
+    AwaitAuth,     // CONNECT passed the protocol checks; the Identity is checking who it is
+                   // (off the loop). Packets sent meanwhile are held (Impl::awaiting_auth)
+                   // and processed in order after the CONNACK.
     Active,        // CONNECT accepted, attached to a Session; normal traffic
     Closing,       // Connection::close() requested; further frames are ignored
 };

@@ -16,6 +16,26 @@ struct ListenerConfig {
     uint16_t port = 1883;
 };
 
+// [auth]: JWT bearer tokens in the password field (SPEC 2) and the limits of identity checks.
+// Read by heraldd's Identity (broker/identity); core reads only max_user_id_bytes.
+struct AuthConfig {
+    std::string jwt_hs256_secret;            // inline shared secret (at least 32 bytes)
+    std::string jwt_hs256_secret_file;       // or the file holding it
+    std::string jwt_rs256_public_key_file;   // PEM "BEGIN PUBLIC KEY" (RSA)
+    std::string jwt_es256_public_key_file;   // PEM "BEGIN PUBLIC KEY" (EC P-256)
+    std::string jwt_audience;                // non-empty: "aud" must contain it
+    std::string jwt_issuer;                  // non-empty: "iss" must equal it
+    bool jwt_require_exp = true;             // refuse tokens without "exp"
+    uint32_t jwt_leeway = 30;                // seconds of clock skew allowed on exp / nbf
+    uint32_t max_pending_checks = 64;        // password/token checks in flight; more: 0x89
+    uint32_t max_user_id_bytes = 64;         // SPEC 2: longer user ids are refused
+
+    bool jwt_configured() const {
+        return !jwt_hs256_secret.empty() || !jwt_hs256_secret_file.empty() ||
+               !jwt_rs256_public_key_file.empty() || !jwt_es256_public_key_file.empty();
+    }
+};
+
 struct Config {
     std::vector<ListenerConfig> listeners;  // empty in a file -> one tcp 127.0.0.1:1883
 
@@ -54,6 +74,8 @@ struct Config {
     uint32_t presence_max_devices = 8;        // per user; 0 = no limit
     std::string presence_device_policy = "replace_oldest";  // replace_oldest | reject_new
     uint32_t presence_group_limit = 100;      // co-members of groups up to this size see each other
+
+    AuthConfig auth;  // [auth]
 };
 
 }  // namespace herald::core

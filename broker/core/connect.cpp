@@ -5,9 +5,16 @@
 // - max_connections counts connected clients (a takeover of the same client id also counts:
 //   the check runs before the old connection is dropped). max_connect_rate counts accepted
 //   CONNECTs over a sliding one-second window. Both refuse with CONNACK 0x9F (3.1.1: 0x03).
-// - Without a password file and with allow_anonymous = false every client is refused; with
-//   allow_anonymous = true any username/password is accepted (mosquitto's behaviour). With
-//   a password file, a listed user must give its password; an unlisted username is refused.
+// - Who a client is: with an Identity (heraldd), it decides (connect_auth.cpp); without one
+//   (unit tests, embedded use), core does: without a password file and with allow_anonymous =
+//   false every client is refused; with allow_anonymous = true any username/password is
+//   accepted (mosquitto's behaviour). With a password file, a listed user must give its
+//   password; an unlisted username is refused.
+// - A username that breaks the user-id rules of SPEC 2 (auth::user_id_error: '/', '+', '#',
+//   a leading '$', control characters, longer than max_user_id_bytes) is refused with 0x86
+//   (3.1.1: 0x04), the rule it broke in the log, before any password check.
+// - The checks that need no password (will QoS/retain, a 3.1.1 keepalive above the maximum)
+//   run before authentication: a client refused anyway costs no hash.
 // - Keepalive: a 5.0 client asking more than max_keepalive (or 0 while max_keepalive is below
 //   65535) is told max_keepalive in Server Keep Alive [MQTT-3.2.2-21]; a 3.1.1 client cannot
 //   be told, so it is refused with 0x02 (as mosquitto does).
@@ -18,6 +25,7 @@
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
+#include "broker/auth/user_id.h"
 #include "broker/core/broker_impl.h"
 
 namespace herald::core {
@@ -25,7 +33,7 @@ namespace herald::core {
 using mqtt::ReasonCode;
 
 void Broker::Impl::refuse_connect(Client& c, std::string_view client_id, ReasonCode reason,
-                                  const char* why) {
+                                  std::string_view why) {
     spdlog::info("Client {} from {} refused: {} ({})",
                  client_id.empty() ? "<empty id>" : printable(client_id), c.conn.peer(), why,
                  mqtt::reason_name(reason));
@@ -98,10 +106,13 @@ void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
         assigned = true;
     }
 
-    ReasonCode auth = authenticate(p);
-    if (auth != ReasonCode::Success)
-        return refuse_connect(c, client_id, auth,
-                              p.username ? "bad username or password" : "anonymous not allowed");
+    // User ids become topic levels (SPEC 2).
+    if (p.username) {
+        const std::string bad = auth::user_id_error(*p.username, config.auth.max_user_id_bytes);
+        if (!bad.empty())
+            return refuse_connect(c, client_id, ReasonCode::BadUserNameOrPassword,
+                                  "bad user id: " + bad);
+    }
 
     // Will QoS/retain beyond what we support [MQTT-3.2.2-12, -13 (5.0)].
     if (p.will) {
@@ -112,17 +123,26 @@ void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
             return refuse_connect(c, client_id, ReasonCode::RetainNotSupported,
                                   "will retain not supported");
     }
-
-    uint16_t keep_alive = p.keep_alive;
-    bool server_keep_alive = false;
-    if (v5) {
-        if (keep_alive > config.max_keepalive || (keep_alive == 0 && config.max_keepalive < 65535)) {
-            keep_alive = config.max_keepalive;
-            server_keep_alive = true;
-        }
-    } else if (keep_alive > config.max_keepalive) {
+    if (!v5 && p.keep_alive > config.max_keepalive)
         return refuse_connect(c, client_id, ReasonCode::ClientIdentifierNotValid,
                               "keepalive above max_keepalive");
+
+    if (identity) return start_authentication(c, p, assigned);
+    const ReasonCode verdict = authenticate(p);
+    if (verdict != ReasonCode::Success)
+        return refuse_connect(c, client_id, verdict,
+                              p.username ? "bad username or password" : "anonymous not allowed");
+    accept_connect(c, p, assigned, false);
+}
+
+void Broker::Impl::accept_connect(Client& c, mqtt::Connect& p, bool assigned, bool admin) {
+    std::string& client_id = p.client_id;
+    const bool v5 = c.v5();
+    uint16_t keep_alive = p.keep_alive;
+    bool server_keep_alive = false;
+    if (v5 && (keep_alive > config.max_keepalive || (keep_alive == 0 && config.max_keepalive < 65535))) {
+        keep_alive = config.max_keepalive;
+        server_keep_alive = true;
     }
 
     uint32_t expiry = 0;
@@ -194,6 +214,7 @@ void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
     }
     s->client = &c;
     s->username = std::move(p.username);
+    s->admin = admin;
     s->expiry_interval = expiry;
     c.session = s;
     c.state = ClientState::Active;

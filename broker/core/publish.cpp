@@ -2,10 +2,10 @@
 // client sends for what we delivered (PUBACK, PUBREC, PUBCOMP).
 //
 // Choices where the specs leave room (for the README):
-// - Clients may not publish to topics starting with '$' (reserved for the broker: $SYS, and
-//   later $CONTROL): 5.0 gets PUBACK/PUBREC 0x87; 3.1.1 is acked normally and the message
-//   dropped (3.1.1 has no way to say no). An ACL write denial, and a publish the topic
-//   rules of SPEC 3 refuse (topic_rules.h), are answered the same way.
+// - Clients may not publish to topics starting with '$' (reserved for the broker: $SYS), except
+//   admin requests to $CONTROL/herald/v1 (control.cpp): 5.0 gets PUBACK/PUBREC 0x87; 3.1.1 is
+//   acked normally and the message dropped (3.1.1 has no way to say no). An ACL write denial,
+//   and a publish the topic rules of SPEC 3 refuse (topic_rules.h), are answered the same way.
 // - QoS 2 is "method A": the message is routed on PUBLISH, its packet id kept until PUBREL;
 //   a duplicate PUBLISH with a kept id is re-acked with PUBREC and not routed again.
 // - The Receive Maximum we advertise counts QoS 2 messages awaiting PUBREL (QoS 1 completes
@@ -117,6 +117,8 @@ void Broker::Impl::handle_publish(Client& c, mqtt::Publish& p) {
     if (v5 && p.props.payload_format_indicator.value_or(0) == 1 && !mqtt::valid_utf8(*p.payload)) {
         refused = ReasonCode::PayloadFormatInvalid;  // [MQTT-3.3.2-4] (may refuse)
     } else if (p.topic[0] == '$') {
+        if (control && p.topic == kControlTopic)  // SPEC 7, control.cpp
+            return handle_control(c, s, p, ack_type);
         refused = ReasonCode::NotAuthorized;
     } else if (acl.loaded() && !acl.allowed(Access::Write, s.username, s.client_id, p.topic)) {
         refused = ReasonCode::NotAuthorized;

@@ -56,7 +56,9 @@ void Broker::Impl::handle_subscribe(Client& c, mqtt::Subscribe& p) {
             protocol_error(c, ReasonCode::ProtocolError, "no local on a shared subscription");
             return;
         }
-        if (acl.loaded() && !acl.allowed(Access::Read, s.username, s.client_id, acl_filter)) {
+        if (is_control_filter(acl_filter) ? !s.admin  // SPEC 7: admins only (control.cpp)
+                                          : acl.loaded() && !acl.allowed(Access::Read, s.username,
+                                                                         s.client_id, acl_filter)) {
             spdlog::debug("Denied SUBSCRIBE of {} to {}", printable(s.client_id),
                           printable(sub.filter));
             ack.reasons.push_back(ReasonCode::NotAuthorized);

@@ -73,6 +73,11 @@ void Broker::Impl::fire(const Deadline& d, uint64_t now) {
             if (!c) return;
             c->connect_deadline_ms = 0;
             if (c->state == ClientState::Active) return check_keepalive(*c, d.gen, now);
+            if (c->state == ClientState::AwaitAuth) {
+                spdlog::info("Client {} not authenticated within {} ms, closing", c->conn.peer(),
+                             config.connect_timeout_ms);
+                return close_client(*c, "timed out waiting for authentication");
+            }
             if (c->state != ClientState::AwaitConnect) return;
             spdlog::info("Client {} sent no CONNECT within {} ms, closing", c->conn.peer(),
                          config.connect_timeout_ms);

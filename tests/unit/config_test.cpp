@@ -237,3 +237,42 @@ TEST_CASE("[presence]: every key, defaults, and errors") {
           std::string::npos);
     CHECK(parse_error("presence = 3\n") == "herald.toml:1: presence must be a table: write [presence]");
 }
+
+TEST_CASE("SPEC2 [auth]: JWT keys, limits, paths beside the file, errors with their line") {
+    Config c = parse_ok(
+        "[auth]\n"
+        "jwt_hs256_secret = \"0123456789abcdef0123456789abcdef\"\n"
+        "jwt_rs256_public_key_file = \"keys/rs.pem\"\n"
+        "jwt_audience = \"chat\"\n"
+        "jwt_issuer = \"app\"\n"
+        "jwt_require_exp = false\n"
+        "jwt_leeway = 5\n"
+        "max_pending_checks = 8\n"
+        "max_user_id_bytes = 32\n",
+        "/etc/herald/herald.toml");
+    CHECK(c.auth.jwt_hs256_secret == "0123456789abcdef0123456789abcdef");
+    CHECK(c.auth.jwt_rs256_public_key_file == "/etc/herald/keys/rs.pem");
+    CHECK(c.auth.jwt_audience == "chat");
+    CHECK(c.auth.jwt_issuer == "app");
+    CHECK_FALSE(c.auth.jwt_require_exp);
+    CHECK(c.auth.jwt_leeway == 5);
+    CHECK(c.auth.max_pending_checks == 8);
+    CHECK(c.auth.max_user_id_bytes == 32);
+    CHECK(c.auth.jwt_configured());
+
+    Config d = parse_ok("");
+    CHECK_FALSE(d.auth.jwt_configured());
+    CHECK(d.auth.jwt_require_exp);
+    CHECK(d.auth.jwt_leeway == 30);
+    CHECK(d.auth.max_pending_checks == 64);
+    CHECK(d.auth.max_user_id_bytes == 64);
+
+    CHECK(parse_error("[auth]\njwt_hs256_secret = \"short\"\n").find("herald.toml:2: auth.jwt_hs256_secret is 5 bytes") == 0);
+    CHECK(parse_error("[auth]\njwt_algorithm = \"HS256\"\n") == "herald.toml:2: unknown key 'auth.jwt_algorithm'");
+    CHECK(parse_error("[auth]\nmax_pending_checks = 0\n") == "herald.toml:2: auth.max_pending_checks = 0 is out of range (1..100000)");
+    CHECK(parse_error("[auth]\njwt_leeway = \"5s\"\n") == "herald.toml:2: auth.jwt_leeway must be an integer, not a string");
+    CHECK(parse_error("auth = 3\n") == "herald.toml:1: auth must be a table: write [auth]");
+    CHECK(parse_error("[auth]\njwt_hs256_secret = \"0123456789abcdef0123456789abcdef\"\n"
+                      "jwt_hs256_secret_file = \"s\"\n")
+              .find("not both") != std::string::npos);
+}
