@@ -43,6 +43,8 @@ int run_bench(BenchFlags& f, const CLI::App& cmd) {
     } else if (!c.sys_filter.empty()) {
         std::fprintf(stderr, "note: --sys is read by the offline scenario only: ignored\n");
     }
+    if (c.scenario != "churn" && (c.presence || c.grace >= 0))
+        std::fprintf(stderr, "note: --presence and --grace are for the churn scenario only: ignored\n");
     if (f.version == "5" || f.version == "mqttv5")
         c.version = mqtt::ProtocolVersion::V5;
     else if (f.version == "311" || f.version == "mqttv311")
@@ -127,6 +129,12 @@ CommandRunner add_bench_command(CLI::App& app) {
     cmd->add_option("-t,--topic", c.topic, "fanin/fanout topic (default herald-bench/RUN/SCENARIO); offline: inbox prefix, TOPIC/<i>");
     cmd->add_option("--sys", c.sys_filter,
                     "offline: at the end, read the broker's retained statistics under this filter (e.g. '$SYS/#')");
+    cmd->add_flag("--presence", c.presence,
+                  "churn: each client is a user of its own, without a will; the watcher counts the offline "
+                  "records of presence/+ (the broker must keep presence, visible to all)");
+    cmd->add_option("--grace", c.grace,
+                    "churn: the broker's presence grace in seconds, subtracted from the drop->event latency")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--pid", c.broker_pid, "conns: the broker's pid, to read its memory from /proc");
     cmd->add_flag("--json", c.json, "Print one JSON object instead of the text report");
     cmd->add_flag("--quiet", f->quiet, "No progress lines on stderr");
@@ -136,7 +144,8 @@ CommandRunner add_bench_command(CLI::App& app) {
         "  fanin   P publishers -> 1 subscriber on one topic\n"
         "  fanout  1 publisher -> N subscribers on one topic\n"
         "  chat    U users subscribed to users/{u}/#, random pairs publish users/{to}/{from} at --rate\n"
-        "  churn   clients with a will connect and drop without DISCONNECT; a watcher counts the wills\n"
+        "  churn   clients with a will connect and drop without DISCONNECT; a watcher counts the wills and\n"
+        "          times each from its drop (--presence: users without wills, the offline records of presence/+)\n"
         "  offline S persistent subscribers subscribe to their inboxes and leave; P publishers send QoS 1 to the\n"
         "          inboxes (PUBACKs/s, PUBACK latency); the subscribers come back and drain their queues");
     return [f, cmd](const std::vector<PropertyArg>&) { return run_bench(*f, *cmd); };

@@ -1,6 +1,7 @@
 # `herald bench` end to end: small runs of every scenario against a real broker (make_broker)
-# whose counters must add up — every QoS 1/2 message delivered once, in order — a JSON report
-# that parses, the offline scenario (every acknowledged message reaches the persistent session it
+# whose counters must add up — every QoS 1/2 message delivered once, in order; every churn drop
+# seen once as a will, or (heraldd, --presence) as its user's offline record after the grace — a
+# JSON report that parses, the offline scenario (every acknowledged message reaches the persistent session it
 # was queued for, once; the sessions are gone afterwards), the loopback-only and descriptor-limit
 # refusals, and a cross-check with a tool
 # others wrote: mosquitto_sub, subscribed beside the bench's own subscriber, must receive
@@ -122,9 +123,48 @@ def test_conns_stops_clearly_at_the_descriptor_limit(make_broker):
 def test_churn_counts_every_will(make_broker, qos):
     broker = make_broker()
     r, _ = bench(broker, "churn", "-n", 300, "-c", 20, "-q", qos)
-    assert r["connections"] == 300
+    assert r["connections"] == 300 and r["mode"] == "will"
     assert r["wills_expected"] == 300
     assert r["wills_seen"] == 300 and r["wills_lost"] == 0 and r["wills_duplicate"] == 0
+    assert r["events_seen"] == 300 and r["events_lost"] == 0 and r["events_duplicate"] == 0
+    # Every will timed from its drop; no grace given: the latency minus the grace is the latency.
+    lat, minus = r["latency_us"], r["latency_minus_grace_us"]
+    assert lat["count"] == 300 and 0 < lat["p50"] <= lat["p99"] <= lat["max"]
+    assert r["grace_s"] is None and minus["p50"] == lat["p50"] and minus["p99"] == lat["p99"]
+    assert r["connects_per_s"] > 0 and r["drops_per_s"] == r["connects_per_s"]
+
+
+GRACE_S = 1
+
+
+@helpers.heraldd_only
+def test_presence_churn_shows_every_dropped_user_offline_once(make_broker):
+    # Every cycle is a user of its own that drops its only device: the broker must show it
+    # offline exactly once, one grace after the drop (not before; the bench is told the grace).
+    broker = make_broker(f'[presence]\ngrace = "{GRACE_S}s"\nvisibility = "all"\n')
+    r, _ = bench(broker, "churn", "--presence", "--grace", GRACE_S, "-n", 200, "-c", 20)
+    assert r["mode"] == "presence" and r["connections"] == 200, r
+    assert r["events_expected"] == 200 and r["events_seen"] == 200, r
+    assert r["events_lost"] == 0 and r["events_duplicate"] == 0, r
+    assert r["online_seen"] == 200, r  # each user's first device came online once
+    assert r["grace_s"] == GRACE_S
+    lat, minus = r["latency_us"], r["latency_minus_grace_us"]
+    assert lat["count"] == 200
+    assert lat["p50"] >= GRACE_S * 1e6 - 50_000, lat  # offline after the grace, not at the drop
+    assert minus["min"] >= -50_000, minus             # none noticeably before the grace ended
+    assert 0 <= minus["p50"] <= minus["p99"] <= minus["max"], minus
+    assert minus["p99"] < 2_000_000, minus            # and not long after it either
+    assert r["connects_per_s"] > 0
+
+
+@helpers.heraldd_only
+def test_presence_churn_text_report(make_broker):
+    broker = make_broker(f'[presence]\ngrace = "{GRACE_S}s"\nvisibility = "all"\n')
+    p = subprocess.run([HERALD, "bench", "churn", "--presence", "--grace", str(GRACE_S), "-n", "40", "-c", "10",
+                        "-p", str(broker.port)], capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    assert "offline records  expected 40, seen 40, duplicates 0 (online records 40)" in p.stdout, p.stdout
+    assert "drop->event (ms)" in p.stdout and "minus grace 1s" in p.stdout, p.stdout
 
 
 def test_refuses_a_target_off_loopback():

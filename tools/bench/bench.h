@@ -32,6 +32,8 @@ struct BenchConfig {
     int subscribers = 0;
     int users = 0;
     int connections = 0;            // conns: idle connections; churn: connections at once
+    bool presence = false;          // churn: users with presence (offline records), not wills
+    double grace = -1;              // churn: the broker's presence grace in seconds; < 0: not given
     size_t window = 1000;           // messages in flight per subscriber (closed loop)
     size_t inflight = 20;           // QoS 1/2 unacknowledged per publisher under 3.1.1 (5.0: the
                                     // server's Receive Maximum), as paho and mosquitto clients do
@@ -63,12 +65,17 @@ struct BenchResult {
     uint64_t published = 0;
     uint64_t delivered = 0;
     FlowCounters flow;         // whole run, for losses / duplicates / order
-    Histogram latency;         // nanoseconds, measured phase
+    Histogram latency;         // nanoseconds, measured phase (churn: from each drop to its event)
     // conns / churn.
     uint64_t connections = 0;  // conns: established; churn: connect+drop cycles
     double connect_seconds = 0;
     long rss_before_kb = -1, rss_after_kb = -1;
+    // churn: the events (wills, or presence offline records) expected / seen once / seen again;
+    // `latency` is from each drop to its event, `after_grace` the same minus the grace (clamped
+    // at 0: `early` counts those below it; the exact minimum is latency.min() - grace).
     uint64_t wills_expected = 0, wills_seen = 0, wills_duplicate = 0;
+    uint64_t online_seen = 0, early = 0;
+    Histogram after_grace;
     // offline: `published` publishes got `acked` PUBACKs in `seconds` (latency: the PUBACK's);
     // then `sessions_kept` of `subscribers` resumed with session present and `delivered` the
     // queued messages in `drain_seconds`.

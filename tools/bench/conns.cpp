@@ -1,10 +1,18 @@
 // The connection scenarios. `conns`: N idle connections, spread over 127.0.0.x source
 // addresses, for the connect rate and the broker's memory per connection (its VmRSS before and
-// after). `churn`: clients with a will connect and drop abruptly (close without DISCONNECT)
-// while a watcher subscribed to the will topics counts the wills the broker publishes.
+// after). `churn`: clients connect and drop abruptly (close without DISCONNECT) while a
+// watcher counts the event the broker makes of each drop — the client's will, or (--presence)
+// the retained `presence/{u}` record saying its user went offline — and times it from the drop.
+//
+// Presence mode: each cycle is a user of its own (hb-RUN-u<cycle>, no will), so each drop is
+// its user's last device leaving and must give exactly one offline record, after the broker's
+// grace (--grace tells it to the bench, which reports the latency beyond it). The watcher, a
+// user too, subscribes to presence/+ (the broker must let it see every user: visibility "all").
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+
+#include <nlohmann/json.hpp>
 
 #include "tools/bench/fleet.h"
 #include "tools/bench/payload.h"
@@ -91,6 +99,12 @@ BenchResult run_conns(const BenchConfig& cfg) {
 
 namespace {
 
+// The time the end of a churn run waits for the last events beyond the grace, and at most.
+constexpr uint64_t kSilenceNs = kNsPerS;
+constexpr uint64_t kWaitMaxNs = 5 * kNsPerS;
+// heraldd's default presence grace: what a presence run waits for when --grace is not given.
+constexpr double kDefaultPresenceGrace = 5.0;
+
 class ChurnRun {
 public:
     explicit ChurnRun(const BenchConfig& c) : cfg_(c) {}
@@ -99,19 +113,26 @@ public:
 private:
     void start_one();
     void maybe_end();
-    void on_will(const mqtt::Publish& m);
+    void on_message(const mqtt::Publish& m, std::string_view topic);
+    void on_event(uint64_t cycle);
 
     const BenchConfig& cfg_;
     uv_loop_t loop_;
     std::unique_ptr<Fleet> fleet_;  // the watcher only: churn clients are owned by their on_close
     Client* watcher_ = nullptr;
     BenchResult res_;
-    std::string will_prefix_;
+    std::string will_prefix_;      // will mode: the will topics, prefix + cycle
+    std::string user_prefix_;      // presence mode: the users, prefix + cycle
+    std::string presence_prefix_;  // presence mode: "presence/" + user_prefix_
     uint64_t started_ = 0, live_ = 0, failed_ = 0;
     uint64_t t0_ = 0, t_stop_ = 0;
+    uint64_t grace_ns_ = 0;        // subtracted from the latency (--grace)
+    uint64_t wait_grace_ns_ = 0;   // allowed for at the end (presence without --grace: 5 s)
     bool stopping_ = false, closing_ = false;
     std::vector<bool> seen_;
-    uint64_t last_will_ns_ = 0;
+    std::vector<uint64_t> dropped_ns_;  // per cycle: when its client closed the socket; 0 = not yet
+    uint64_t unmatched_ = 0;            // events of a cycle not dropped (cannot happen)
+    uint64_t last_event_ns_ = 0;
     uv_timer_t tick_;
     uint64_t last_line_ = 0;
 };
@@ -121,8 +142,18 @@ BenchResult ChurnRun::run() {
     uv_loop_init(&loop_);
     fleet_ = std::make_unique<Fleet>(&loop_);
     will_prefix_ = "herald-bench/" + cfg_.run_id + "/will/";
-    watcher_ = fleet_->add(client_options(cfg_, "hb-" + cfg_.run_id + "-watcher", 0, false));
-    watcher_->on_message = [this](const mqtt::Publish& m, std::string_view) { on_will(m); };
+    user_prefix_ = "hb-" + cfg_.run_id + "-u";
+    presence_prefix_ = "presence/" + user_prefix_;
+    if (cfg_.grace > 0) grace_ns_ = uint64_t(cfg_.grace * double(kNsPerS));
+    wait_grace_ns_ = grace_ns_;
+    if (cfg_.presence && cfg_.grace < 0) {
+        wait_grace_ns_ = uint64_t(kDefaultPresenceGrace * double(kNsPerS));
+        res_.notes.push_back("--grace not given: latencies include the broker's grace; waiting as for 5 s");
+    }
+    ConnectOptions wo = client_options(cfg_, "hb-" + cfg_.run_id + "-watcher", 0, false);
+    if (cfg_.presence) wo.username = "hb-" + cfg_.run_id + "-watcher";  // presence/+ needs a user
+    watcher_ = fleet_->add(std::move(wo));
+    watcher_->on_message = [this](const mqtt::Publish& m, std::string_view topic) { on_message(m, topic); };
     watcher_->on_close = [this](const CloseInfo& info) {
         if (!closing_ && res_.error.empty()) res_.error = "the watcher's connection closed: " + info.error;
         stopping_ = true;
@@ -137,17 +168,20 @@ BenchResult ChurnRun::run() {
             return;
         }
         mqtt::Subscription sub;
-        sub.filter = will_prefix_ + "#";
+        sub.filter = cfg_.presence ? "presence/+" : will_prefix_ + "#";
         sub.options.qos = cfg_.qos;
+        sub.options.retain_handling = 2;  // 5.0: not the retained records of earlier runs
         watcher_->subscribe({sub}, [this](uint16_t, const std::vector<mqtt::ReasonCode>& reasons) {
             if (reasons.empty() || mqtt::is_error(reasons[0])) {
-                res_.error = "the watcher's subscription was refused";
+                res_.error = cfg_.presence ? "the watcher's subscription to presence/+ was refused (does the "
+                                             "broker keep presence, with visibility \"all\"?)"
+                                           : "the watcher's subscription was refused";
                 stopping_ = true;
                 maybe_end();
                 return;
             }
             t0_ = uv_hrtime();
-            last_will_ns_ = t0_;
+            last_event_ns_ = t0_;
             last_line_ = t0_;
             size_t parallel = cfg_.connections > 0 ? size_t(cfg_.connections) : 50;
             for (size_t i = 0; i < parallel; ++i) start_one();
@@ -160,6 +194,7 @@ BenchResult ChurnRun::run() {
     uv_loop_close(&loop_);
     res_.connect_seconds = t_stop_ > t0_ ? double(t_stop_ - t0_) / double(kNsPerS) : 0;
     if (failed_ > 0) res_.notes.push_back(std::to_string(failed_) + " connection attempts failed");
+    if (unmatched_ > 0) res_.notes.push_back(std::to_string(unmatched_) + " events of clients not yet dropped");
     return res_;
 }
 
@@ -169,19 +204,25 @@ void ChurnRun::start_one() {
     uint64_t i = started_++;
     ConnectOptions o = client_options(cfg_, "hb-" + cfg_.run_id + "-ch" + std::to_string(i), size_t(i), true);
     o.keep_alive = 0;
-    mqtt::Will will;
-    will.topic = will_prefix_ + std::to_string(i);
-    will.payload.assign(std::max(cfg_.size, kHeaderSize), 'w');
-    write_header(will.payload.data(), PayloadHeader{uint32_t(i), 0, uv_hrtime()});
-    will.qos = cfg_.qos;
-    o.will = std::move(will);
+    if (cfg_.presence) {
+        o.username = user_prefix_ + std::to_string(i);  // a user of its own: its first device, then gone
+    } else {
+        mqtt::Will will;
+        will.topic = will_prefix_ + std::to_string(i);
+        will.payload.assign(std::max(cfg_.size, kHeaderSize), 'w');
+        write_header(will.payload.data(), PayloadHeader{uint32_t(i), 0, uv_hrtime()});
+        will.qos = cfg_.qos;
+        o.will = std::move(will);
+    }
     auto* c = new Client(fleet_->client_loop(), std::move(o));
     ++live_;
-    c->on_connect = [this, c](const ConnectResult& r) {
+    c->on_connect = [this, c, i](const ConnectResult& r) {
         if (r.ok) {
             ++res_.connections;
             ++res_.wills_expected;
-            c->close("dropped");  // abrupt: no DISCONNECT, so the broker publishes the will
+            if (dropped_ns_.size() <= i) dropped_ns_.resize(std::max<size_t>(size_t(i) + 1, dropped_ns_.size() * 2));
+            dropped_ns_[i] = uv_hrtime();
+            c->close("dropped");  // abrupt: no DISCONNECT, so the broker publishes the will / goes to grace
         } else {
             ++failed_;
         }
@@ -198,17 +239,52 @@ void ChurnRun::start_one() {
     c->connect();
 }
 
-void ChurnRun::on_will(const mqtt::Publish& m) {
-    PayloadHeader h;
-    if (!m.payload || !read_header(*m.payload, h)) return;
-    if (seen_.size() <= h.source) seen_.resize(std::max<size_t>(size_t(h.source) + 1, seen_.size() * 2));
-    if (seen_[h.source]) {
+void ChurnRun::on_message(const mqtt::Publish& m, std::string_view topic) {
+    if (!m.payload) return;
+    if (!cfg_.presence) {
+        PayloadHeader h;
+        if (read_header(*m.payload, h)) on_event(h.source);
+        return;
+    }
+    // presence/<user prefix><cycle>: a bench user of this run; anything else is someone else's.
+    if (topic.substr(0, presence_prefix_.size()) != presence_prefix_) return;
+    std::string_view digits = topic.substr(presence_prefix_.size());
+    uint64_t cycle = 0;
+    if (digits.empty() || digits.size() > 18) return;
+    for (char ch : digits) {
+        if (ch < '0' || ch > '9') return;
+        cycle = cycle * 10 + uint64_t(ch - '0');
+    }
+    auto j = nlohmann::json::parse(*m.payload, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return;
+    auto state = j.find("state");
+    if (state == j.end() || !state->is_string()) return;
+    if (*state == "offline")
+        on_event(cycle);
+    else if (*state == "online")
+        ++res_.online_seen;
+}
+
+// The event (will, or offline record) of one cycle: counted once, its latency from the drop.
+void ChurnRun::on_event(uint64_t cycle) {
+    uint64_t now = uv_hrtime();
+    if (seen_.size() <= cycle) seen_.resize(std::max<size_t>(size_t(cycle) + 1, seen_.size() * 2));
+    if (seen_[cycle]) {
         ++res_.wills_duplicate;
         return;
     }
-    seen_[h.source] = true;
+    seen_[cycle] = true;
     ++res_.wills_seen;
-    last_will_ns_ = uv_hrtime();
+    last_event_ns_ = now;
+    uint64_t dropped = cycle < dropped_ns_.size() ? dropped_ns_[cycle] : 0;
+    if (dropped == 0 || dropped > now) {
+        ++unmatched_;
+        return;
+    }
+    uint64_t latency = now - dropped;
+    res_.latency.record(latency);
+    if (latency < grace_ns_) ++res_.early;
+    res_.after_grace.record(latency > grace_ns_ ? latency - grace_ns_ : 0);
 }
 
 void ChurnRun::maybe_end() {
@@ -219,15 +295,17 @@ void ChurnRun::maybe_end() {
         stopping_ = true;
     if (cfg_.progress && now - last_line_ >= kNsPerS && !stopping_) {
         last_line_ = now;
-        std::fprintf(stderr, "churn %5.1fs  connects %llu (%.0f/s)  wills %llu\n", seconds_since(t0_),
+        std::fprintf(stderr, "churn %5.1fs  connects %llu (%.0f/s)  %s %llu\n", seconds_since(t0_),
                      (unsigned long long)res_.connections, double(res_.connections) / seconds_since(t0_),
-                     (unsigned long long)res_.wills_seen);
+                     cfg_.presence ? "offline" : "wills", (unsigned long long)res_.wills_seen);
     }
     if (!stopping_ || live_ > 0) return;
     if (t_stop_ == 0) t_stop_ = now;
-    // Wait for the last wills: until all are in, or 1 s passes with none new (at most 5 s).
+    // Wait for the last events: until all are in; or, once the last drop's grace is over, 1 s
+    // passes with none new; at most 5 s beyond the grace.
     bool all = res_.wills_seen >= res_.wills_expected;
-    if (all || now - last_will_ns_ > kNsPerS || now - t_stop_ > 5 * kNsPerS) {
+    bool quiet = now - t_stop_ > wait_grace_ns_ + kSilenceNs && now - last_event_ns_ > kSilenceNs;
+    if (all || quiet || now - t_stop_ > wait_grace_ns_ + kWaitMaxNs) {
         closing_ = true;
         uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
         fleet_->close_all(2000, [] {});

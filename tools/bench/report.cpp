@@ -83,6 +83,52 @@ void offline_text(const BenchConfig& c, const BenchResult& r) {
     for (const auto& [topic, value] : r.sys) std::printf("  %s  %s\n", topic.c_str(), value.c_str());
 }
 
+// churn: the events (wills, or offline records) counted, and their latency from the drop.
+// `latency_minus_grace_us`: the same minus --grace (0 when not given); its percentiles come
+// from values clamped at 0 (`early` counts those below), its `min` and `mean` are exact.
+void churn_json(const BenchConfig& c, const BenchResult& r, nlohmann::ordered_json& j) {
+    const uint64_t lost = r.wills_expected > r.wills_seen ? r.wills_expected - r.wills_seen : 0;
+    j["mode"] = c.presence ? "presence" : "will";
+    if (!c.presence) {
+        j["wills_expected"] = r.wills_expected;
+        j["wills_seen"] = r.wills_seen;
+        j["wills_lost"] = lost;
+        j["wills_duplicate"] = r.wills_duplicate;
+    } else {
+        j["online_seen"] = r.online_seen;
+    }
+    j["events_expected"] = r.wills_expected;
+    j["events_seen"] = r.wills_seen;
+    j["events_lost"] = lost;
+    j["events_duplicate"] = r.wills_duplicate;
+    j["drops_per_s"] = per_second(r.connections, r.connect_seconds);
+    j["latency_us"] = latency_json(r.latency);
+    const double grace = c.grace > 0 ? c.grace : 0;
+    j["grace_s"] = c.grace >= 0 ? nlohmann::ordered_json(c.grace) : nlohmann::ordered_json(nullptr);
+    auto minus = latency_json(r.after_grace);
+    minus["mean"] = r.latency.count() ? r.latency.mean() / 1000.0 - grace * 1e6 : 0.0;
+    minus["min"] = r.latency.count() ? us(r.latency.min()) - grace * 1e6 : 0.0;
+    j["latency_minus_grace_us"] = minus;
+    j["early"] = r.early;
+}
+
+void churn_text(const BenchConfig& c, const BenchResult& r) {
+    std::printf("  %-16s expected %llu, seen %llu, duplicates %llu", c.presence ? "offline records" : "wills",
+                (unsigned long long)r.wills_expected, (unsigned long long)r.wills_seen,
+                (unsigned long long)r.wills_duplicate);
+    if (c.presence) std::printf(" (online records %llu)", (unsigned long long)r.online_seen);
+    std::printf("\n");
+    const Histogram& h = r.latency;
+    std::printf("  drop->event (ms) p50 %.3f  p99 %.3f  max %.3f\n", us(h.percentile(0.5)) / 1000,
+                us(h.percentile(0.99)) / 1000, us(h.max()) / 1000);
+    if (c.grace > 0) {
+        const Histogram& g = r.after_grace;
+        std::printf("  minus grace %gs  p50 %.3f  p99 %.3f  max %.3f  min %.3f (%llu below the grace)\n", c.grace,
+                    us(g.percentile(0.5)) / 1000, us(g.percentile(0.99)) / 1000, us(g.max()) / 1000,
+                    h.count() ? (us(h.min()) - c.grace * 1e6) / 1000 : 0.0, (unsigned long long)r.early);
+    }
+}
+
 }  // namespace
 
 void print_json(const BenchConfig& c, const BenchResult& r) {
@@ -128,10 +174,7 @@ void print_json(const BenchConfig& c, const BenchResult& r) {
             long b = bytes_per_connection(r);
             j["bytes_per_connection"] = b >= 0 ? nlohmann::ordered_json(b) : nlohmann::ordered_json(nullptr);
         } else {
-            j["wills_expected"] = r.wills_expected;
-            j["wills_seen"] = r.wills_seen;
-            j["wills_lost"] = r.wills_expected > r.wills_seen ? r.wills_expected - r.wills_seen : 0;
-            j["wills_duplicate"] = r.wills_duplicate;
+            churn_json(c, r, j);
         }
     }
     j["notes"] = r.notes;
@@ -178,9 +221,7 @@ void print_text(const BenchConfig& c, const BenchResult& r) {
             else
                 std::printf("  broker memory    (give --pid PID of the broker to measure it)\n");
         } else {
-            std::printf("  wills            expected %llu, seen %llu, duplicates %llu\n",
-                        (unsigned long long)r.wills_expected, (unsigned long long)r.wills_seen,
-                        (unsigned long long)r.wills_duplicate);
+            churn_text(c, r);
         }
     }
     for (const auto& n : r.notes) std::printf("  note: %s\n", n.c_str());
