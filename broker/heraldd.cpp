@@ -170,6 +170,12 @@ int serve(const Options& options, core::Config config) {
         core::Broker broker(config, store, clock);
         broker.set_identity(&ident);
         broker.set_control_handler(&control);
+        control.set_presence(&broker.presence_query());
+        // Destroyed before the Broker: the ControlApi must not reach it afterwards.
+        struct PresenceUnhook {
+            admin::ControlApi& api;
+            ~PresenceUnhook() { api.set_presence(nullptr); }
+        } presence_unhook{control};
         std::string error = ident.configure(config);
         if (!error.empty()) {
             spdlog::error("{}", error);

@@ -200,6 +200,10 @@ ControlApi::ControlApi(storage::SqliteStore& store, uv_loop_t* loop, const core:
                        core::PresenceQuery* presence, ControlApiOptions options)
     : shared_(std::make_shared<detail::Shared>(store, loop, clock, presence, options)) {}
 
+void ControlApi::set_presence(core::PresenceQuery* presence) {
+    shared_->presence = presence ? presence : &shared_->fallback_presence;
+}
+
 ControlApi::~ControlApi() { shared_->alive = false; }
 
 size_t ControlApi::in_flight() const { return shared_->in_flight; }

@@ -79,6 +79,11 @@ public:
     void handle_in_loop(const core::ControlCaller& caller, std::string payload,
                         std::function<void(std::string response_json)> reply) override;
 
+    // Who answers the presence commands (and hears of bans and deleted users) from now on;
+    // null: "not available". heraldd sets the Broker's once it exists, and null before the
+    // Broker goes, since the ControlApi outlives it.
+    void set_presence(core::PresenceQuery* presence);
+
     // Requests received and not answered yet (tests, shutdown).
     size_t in_flight() const;
 
