@@ -353,6 +353,10 @@ bool Broker::reload(const Config& config, std::string& error) {
 
 bool Broker::load_acl(std::string& error) { return impl_->load_auth(error); }
 
+std::optional<uint64_t> Broker::next_precise_deadline_ms() const {
+    return impl_->presence.next_deadline();
+}
+
 PresenceQuery& Broker::presence_query() { return *impl_->presence_query; }
 
 void Broker::set_identity(Identity* identity) { impl_->identity = identity; }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -62,6 +63,10 @@ public:
 
     // Timers: connect timeout, keepalive, will delay, session expiry, $SYS. Called ~every 100 ms.
     void on_tick();
+
+    // The earliest deadline that must not wait for the next on_tick() (monotonic ms): the end
+    // of a presence grace period, whose offline record watchers time. Null: none.
+    std::optional<uint64_t> next_precise_deadline_ms() const;
 
     // Graceful shutdown (SIGINT/SIGTERM): 5.0 clients get DISCONNECT 0x8B, all connections close.
     void shutdown();

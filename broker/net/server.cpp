@@ -27,6 +27,12 @@ Server::Server(uv_loop_t* loop, core::Broker& broker)
     uv_timer_init(loop_, &tick_);
     tick_.data = this;
     uv_timer_start(&tick_, &Server::on_tick, kTickMs, kTickMs);
+    uv_timer_init(loop_, &precise_);
+    precise_.data = this;
+    uv_check_init(loop_, &check_);
+    check_.data = this;
+    uv_check_start(&check_, &Server::on_check);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
     uv_timer_init(loop_, &shutdown_timer_);
     shutdown_timer_.data = this;
     for (size_t i = 0; i < 3; ++i) {
@@ -62,6 +68,21 @@ void Server::on_tick(uv_timer_t* timer) {
     self->state_.abort_stale_lingerers();
 }
 
+void Server::on_check(uv_check_t* check) {
+    auto* self = static_cast<Server*>(check->data);
+    const std::optional<uint64_t> due = self->broker_.next_precise_deadline_ms();
+    if (!due || (self->precise_at_ != 0 && self->precise_at_ <= *due)) return;
+    const uint64_t now = uv_now(self->loop_);
+    self->precise_at_ = *due;
+    uv_timer_start(&self->precise_, &Server::on_precise, *due > now ? *due - now : 0, 0);
+}
+
+void Server::on_precise(uv_timer_t* timer) {
+    auto* self = static_cast<Server*>(timer->data);
+    self->precise_at_ = 0;
+    self->broker_.on_tick();
+}
+
 void Server::on_signal(uv_signal_t* signal, int number) {
     auto* self = static_cast<Server*>(signal->data);
     if (number == SIGHUP) {
@@ -82,6 +103,10 @@ void Server::stop() {
     for (auto& listener : listeners_) listener->close();
     uv_timer_stop(&tick_);
     close_handle(reinterpret_cast<uv_handle_t*>(&tick_));
+    uv_timer_stop(&precise_);
+    close_handle(reinterpret_cast<uv_handle_t*>(&precise_));
+    uv_check_stop(&check_);
+    close_handle(reinterpret_cast<uv_handle_t*>(&check_));
     const size_t live = state_.live_connections();
     if (live > 0) spdlog::info("closing {} connection(s)", live);
     // 5.0 clients get DISCONNECT 0x8B; every connection is closed after its last bytes.

@@ -51,6 +51,8 @@ private:
     static constexpr uint64_t kShutdownCapMs = 5000;
 
     static void on_tick(uv_timer_t* timer);
+    static void on_check(uv_check_t* check);
+    static void on_precise(uv_timer_t* timer);
     static void on_signal(uv_signal_t* signal, int number);
     static void on_shutdown_timeout(uv_timer_t* timer);
     void force_close();
@@ -61,6 +63,11 @@ private:
     LoopState state_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     uv_timer_t tick_;
+    // Deadlines the 100 ms tick would be late for (Broker::next_precise_deadline_ms): looked
+    // at after every loop turn, one timer armed for the earliest.
+    uv_check_t check_;
+    uv_timer_t precise_;
+    uint64_t precise_at_ = 0;  // what precise_ is armed for (0: not armed)
     uv_timer_t shutdown_timer_;
     uv_signal_t signals_[3];  // SIGINT, SIGTERM, SIGHUP
     std::function<void()> reload_;
