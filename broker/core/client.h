@@ -33,6 +33,7 @@ struct TopicAliases {
 struct ClientRare {
     TopicAliases aliases;
     std::string end_reason;  // for the one disconnect log line, set when we close
+    uint32_t held_acks = 0;  // entries of this client in Impl::held_acks (persist_acks.cpp)
 };
 
 // Laid out for size (a broker holds one per connection, most of them idle): the will and the
@@ -62,11 +63,12 @@ public:
 
     ClientState state = ClientState::AwaitConnect;
     mqtt::ProtocolVersion version = mqtt::ProtocolVersion::V311;
-    // One byte for the four flags (bit-fields) keeps the Client at 72 bytes.
+    // One byte for the five flags (bit-fields) keeps the Client at 72 bytes.
     bool connect_seen : 1 = false;  // version is known (CONNECT decoded)
     bool request_problem_information : 1 = true;
     bool connect_expiry_zero : 1 = true;    // CONNECT Session Expiry Interval was 0 (5.0)
     bool publish_will_on_close : 1 = true;  // false after a normal DISCONNECT or a shutdown
+    bool acks_held : 1 = false;  // an ack to it waits for a commit: later acks queue behind
 
     bool v5() const { return version == mqtt::ProtocolVersion::V5; }
     ClientRare& rare_state() {

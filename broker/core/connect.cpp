@@ -185,6 +185,7 @@ void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
     s->client = &c;
     s->username = std::move(p.username);
     s->expiry_interval = expiry;
+    if (s->stored || expiry != 0) persist_connect(*s);
     c.session = s;
     c.state = ClientState::Active;
     stats.clients_connected++;
@@ -238,6 +239,7 @@ void Broker::Impl::resend_session(Client& c, Session& s) {
             ++i;
         } else {
             stats.publish_dropped++;
+            if (s.stored) persist_erase(s, d);
             s.inflight.erase_at(i);
         }
     }
