@@ -17,7 +17,7 @@ from conftest import HERALDD
 pytestmark = pytest.mark.skipif(BROKER_KIND == "mosquitto",
                                 reason="the harness runs mosquitto without persistence")
 
-N = 2000
+N = 5000
 SUBSCRIBERS = 2
 
 
@@ -48,7 +48,7 @@ def drain(client, quiet=1.0, limit=60.0):
                          f"({len(out)} messages)")
 
 
-@pytest.mark.parametrize("kill_after", [1, 700, 1600])
+@pytest.mark.parametrize("kill_after", [1, 2000, 4000])
 @pytest.mark.parametrize("version", VERSION_PARAMS)
 def test_kill_9_in_a_stream_loses_nothing_acknowledged(make_broker, tmp_path, version, kill_after):
     cfg = data_config(tmp_path / "shared-data", "max_queued_messages = 0\nmax_queued_bytes = 0\n")
@@ -66,7 +66,7 @@ def test_kill_9_in_a_stream_loses_nothing_acknowledged(make_broker, tmp_path, ve
     for i in range(N):
         info = p._c.publish("crash/stream", str(i).encode(), qos=1)
         index_of_mid[info.mid] = i
-    wait_until(lambda: len(acks_of(p)) >= kill_after, timeout=60,
+    wait_until(lambda: len(acks_of(p)) >= kill_after, timeout=60, interval=0.002,
                what=f"{kill_after} PUBACKs")
     b1.stop(signal.SIGKILL)
     p.wait_disconnect()   # every PUBACK heraldd sent before it died has been read by now
