@@ -1,6 +1,8 @@
 // core::Store over SqliteStore: core's values <-> records, monotonic <-> wall-clock time.
 #include "storage/core_store.h"
 
+#include "storage/tables.h"
+
 namespace herald::storage {
 
 uint64_t mono_to_wall(uint64_t expiry_at_mono_ms, const core::Clock& clock) {
@@ -153,11 +155,56 @@ void CoreStore::subscription_erase(const std::string& client_id, std::string_vie
     store_.subscription_erase(client_id, std::string(filter));
 }
 
+// The rows of one message for several sessions: `message` holds what they share (topic,
+// payload, properties, expiry); each row its own key, state and delivery. The writer fills
+// `message` in for each row in turn (it owns the struct once handed over).
+struct CoreStore::MultiPut {
+    struct Row {
+        std::string client_id;
+        uint64_t seq;
+        MessageState state;
+        uint16_t packet_id;
+        uint8_t qos;
+        bool retain;
+        std::vector<uint32_t> subscription_ids;
+    };
+    const core::Message* source = nullptr;  // identity only, never read by the writer
+    SessionMessageRecord message;
+    std::vector<Row> rows;
+
+    Status run(Db& db) {
+        for (Row& r : rows) {
+            message.seq = r.seq;
+            message.state = r.state;
+            message.packet_id = r.packet_id;
+            message.qos = r.qos;
+            message.retain = r.retain;
+            message.props.subscription_identifiers.swap(r.subscription_ids);
+            if (Status s = session_messages::put(db, r.client_id, message); !s) return s;
+        }
+        return {};
+    }
+};
+
 void CoreStore::message_put(const std::string& client_id, uint64_t seq, core::StoredState state,
                             uint16_t packet_id, const core::Message& message, uint8_t qos, bool retain,
                             std::span<const uint32_t> subscription_ids) {
-    store_.session_message_put(client_id, to_session_message_record(seq, state, packet_id, message, qos, retain,
-                                                                     subscription_ids, clock_));
+    MultiPut::Row row{client_id, seq, to_message_state(state), packet_id, qos, retain,
+                      std::vector<uint32_t>(subscription_ids.begin(), subscription_ids.end())};
+    // The same message: the same object, and the same payload (which open_put_ holds, so its
+    // address cannot have been reused) and topic.
+    if (open_put_ && store_.mark() == open_mark_ && open_put_->source == &message &&
+        open_put_->message.payload == message.payload && open_put_->message.topic == message.topic) {
+        open_put_->rows.push_back(std::move(row));  // still in this turn's batch, not the writer's
+        return;
+    }
+    auto put = std::make_shared<MultiPut>();
+    put->source = &message;
+    put->message = to_session_message_record(0, state, 0, message, qos, retain, {}, clock_);
+    put->rows.push_back(std::move(row));
+    store_.write([put](Db& db) { return put->run(db); });
+    open_put_ = std::move(put);
+    open_mark_ = store_.mark();
 }
 
 void CoreStore::message_state(const std::string& client_id, uint64_t seq, core::StoredState state,

@@ -5,12 +5,17 @@
 // disconnect times as monotonic milliseconds, which mean nothing after a restart, so records
 // carry wall-clock times and the conversion uses the broker's Clock at the moment of each call.
 //
+// One message routed to many persistent sessions is one op with one row per session
+// (message_put coalesces while nothing else was posted in between): the topic, payload and
+// properties are converted once, and the loop allocates once per message, not per receiver.
+//
 // Acknowledgement after commit (core::Store::after_commit) is a no-op op whose completion is
 // the callback: completions run in posting order, and an op posted in the same loop turn as
 // the writes it waits for shares their transaction, so "this op committed" means "they did".
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -49,8 +54,13 @@ public:
     std::vector<core::LoadedSession> sessions_load() override;
     void after_commit(std::function<void(bool committed)> fn) override;
 
+    struct MultiPut;  // core_store.cpp
+
 private:
     SqliteStore& store_;
+    // The multi-row put posted last, open for more rows while store_.mark() == open_mark_.
+    std::shared_ptr<MultiPut> open_put_;
+    SqliteStore::Mark open_mark_;
     const core::Clock& clock_;
     std::vector<RetainedRecord> retained_;
     std::vector<SavedSession> sessions_;

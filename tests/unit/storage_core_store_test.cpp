@@ -174,3 +174,45 @@ TEST_CASE("core_store: a persistent session written through CoreStore comes back
     REQUIRE(run_until(loop.get(), [&] { return done; }));
     sqlite.close();
 }
+
+TEST_CASE("core_store: one message put for many sessions is one op, each row its own delivery") {
+    TempDir dir;
+    ManualClock clock;
+    {
+        Loop loop;
+        auto opened = SqliteStore::open(dir.db(), Durability::Process, clock.wall);
+        REQUIRE(opened.ok());
+        SqliteStore& sqlite = *opened.value().store;
+        CoreStore store(sqlite, clock, {}, {});
+        sqlite.start(loop.get());
+        core::Message m = message("fan/out", "shared");
+        const uint32_t ids[] = {5};
+        for (const char* id : {"a", "b", "c"}) store.session_save(core::StoredSession{id, std::nullopt, 60, 0});
+        const auto before = sqlite.mark();
+        store.message_put("a", 1, core::StoredState::Queued, 0, m, 1, false, {});
+        store.message_put("b", 2, core::StoredState::InflightPublish, 9, m, 2, true, ids);
+        store.message_put("c", 3, core::StoredState::Queued, 0, m, 1, false, {});
+        CHECK(sqlite.mark().posted == before.posted + 1);  // coalesced into one op
+        store.message_erase("c", 3);
+        store.message_put("c", 4, core::StoredState::Queued, 0, m, 1, false, {});  // after another op: a new one
+        CHECK(sqlite.mark().posted == before.posted + 3);
+        bool committed = false;
+        store.after_commit([&](bool ok) { committed = ok; });
+        REQUIRE(run_until(loop.get(), [&] { return committed; }));
+        sqlite.close();
+    }
+    auto opened = SqliteStore::open(dir.db(), Durability::Process, clock.wall);
+    REQUIRE(opened.ok());
+    auto& sessions = opened.value().state.sessions;
+    REQUIRE(sessions.size() == 3);
+    REQUIRE(sessions[0].messages.size() == 1);
+    CHECK((sessions[0].messages[0].seq == 1 && sessions[0].messages[0].qos == 1));
+    REQUIRE(sessions[1].messages.size() == 1);
+    const SessionMessageRecord& b = sessions[1].messages[0];
+    CHECK((b.seq == 2 && b.qos == 2 && b.retain && b.packet_id == 9 && b.state == MessageState::InflightPublish));
+    CHECK(b.props.subscription_identifiers == std::vector<uint32_t>{5});
+    CHECK(*b.payload == "shared");
+    REQUIRE(sessions[2].messages.size() == 1);
+    CHECK(sessions[2].messages[0].seq == 4);
+    CHECK(sessions[2].messages[0].props.subscription_identifiers.empty());
+}
