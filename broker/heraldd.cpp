@@ -166,7 +166,9 @@ int serve(const Options& options, core::Config config) {
         api_options.max_user_id_bytes = config.auth.max_user_id_bytes;
         admin::ControlApi control(*sqlite, &loop, clock, nullptr, api_options);
         control.set_listener(&ident);
-        storage::CoreStore store(*sqlite, clock, std::move(opened.value().state.retained));
+        // Retained messages and persistent sessions come back from the file here.
+        storage::CoreStore store(*sqlite, clock, std::move(opened.value().state.retained),
+                                 std::move(opened.value().state.sessions));
         core::Broker broker(config, store, clock);
         broker.set_identity(&ident);
         broker.set_control_handler(&control);
@@ -193,9 +195,14 @@ int serve(const Options& options, core::Config config) {
             }
             server.run();
         }
+        // Commit what the broker wrote last (the sessions of the clients closed at shutdown)
+        // while the broker still exists: the last completions may be its held acks.
+        sqlite->close();
+        const storage::WriterStats ws = sqlite->stats();
+        spdlog::info("store: {} transactions, {} writes, at most {} in one ({} failed)", ws.batches,
+                     ws.ops, ws.max_batch, ws.failed_batches);
     }
-    // Commit what the broker wrote last, then let the loop run the store's close callbacks.
-    sqlite->close();
+    // Let the loop run the store's close callbacks.
     uv_run(&loop, UV_RUN_DEFAULT);
     sqlite.reset();
     if (!net::close_loop(&loop)) status = status == 0 ? 1 : status;

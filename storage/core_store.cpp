@@ -1,5 +1,7 @@
-// core::Store over SqliteStore: Message <-> RetainedRecord, monotonic <-> wall-clock expiry.
+// core::Store over SqliteStore: core's values <-> records, monotonic <-> wall-clock time.
 #include "storage/core_store.h"
+
+#include "storage/tables.h"
 
 namespace herald::storage {
 
@@ -33,8 +35,92 @@ core::Message from_retained_record(RetainedRecord r, const core::Clock& clock) {
     return m;
 }
 
-CoreStore::CoreStore(SqliteStore& store, const core::Clock& clock, std::vector<RetainedRecord> loaded)
-    : store_(store), clock_(clock), loaded_(std::move(loaded)) {}
+MessageState to_message_state(core::StoredState state) {
+    switch (state) {
+        case core::StoredState::Queued: return MessageState::Queued;
+        case core::StoredState::InflightPublish: return MessageState::InflightPublish;
+        case core::StoredState::InflightPubrel: return MessageState::InflightPubrel;
+    }
+    return MessageState::Queued;
+}
+
+core::StoredState from_message_state(MessageState state) {
+    switch (state) {
+        case MessageState::Queued: return core::StoredState::Queued;
+        case MessageState::InflightPublish: return core::StoredState::InflightPublish;
+        case MessageState::InflightPubrel: return core::StoredState::InflightPubrel;
+    }
+    return core::StoredState::Queued;
+}
+
+SessionRecord to_session_record(const core::StoredSession& s, const core::Clock& clock) {
+    // mono_to_wall maps any monotonic instant, past ones included, and never gives 0 for one.
+    return SessionRecord{s.client_id, s.username, s.expiry_interval,
+                         mono_to_wall(s.disconnected_at_mono_ms, clock)};
+}
+
+SubscriptionRecord to_subscription_record(const core::StoredSubscription& sub) {
+    return SubscriptionRecord{sub.filter, pack_options(sub.options), sub.subscription_id};
+}
+
+SessionMessageRecord to_session_message_record(uint64_t seq, core::StoredState state, uint16_t packet_id,
+                                               const core::Message& m, uint8_t qos, bool retain,
+                                               std::span<const uint32_t> subscription_ids,
+                                               const core::Clock& clock) {
+    SessionMessageRecord r;
+    r.seq = seq;
+    r.state = to_message_state(state);
+    r.packet_id = packet_id;
+    r.topic = m.topic;
+    r.payload = m.payload ? m.payload : std::make_shared<const std::string>();
+    r.qos = qos;
+    r.retain = retain;
+    r.props = m.props;  // the forwarded ones; the delivery's subscription ids travel here too
+    r.props.subscription_identifiers.assign(subscription_ids.begin(), subscription_ids.end());
+    r.expiry_at_wall_ms = mono_to_wall(m.expiry_at_mono_ms, clock);
+    return r;
+}
+
+core::StoredMessage from_session_message_record(SessionMessageRecord r, const core::Clock& clock) {
+    core::StoredMessage out;
+    out.seq = r.seq;
+    out.state = from_message_state(r.state);
+    out.packet_id = r.packet_id;
+    out.qos = r.qos;
+    out.retain = r.retain;
+    out.subscription_ids = std::move(r.props.subscription_identifiers);
+    r.props.subscription_identifiers.clear();
+    auto m = std::make_shared<core::Message>();
+    m->topic = std::move(r.topic);
+    m->payload = r.payload ? std::move(r.payload) : std::make_shared<const std::string>();
+    m->qos = r.qos;
+    m->retain = r.retain;
+    m->props = std::move(r.props);
+    m->expiry_at_mono_ms = wall_to_mono(r.expiry_at_wall_ms, clock);
+    out.message = std::move(m);
+    return out;
+}
+
+core::LoadedSession from_saved_session(SavedSession saved, const core::Clock& clock) {
+    core::LoadedSession out;
+    SessionRecord& s = saved.session;
+    if (s.expiry_interval != 0xFFFFFFFFu)  // core::kNeverExpires
+        out.expires_at_mono_ms =
+            wall_to_mono(s.disconnected_at_wall_ms + uint64_t(s.expiry_interval) * 1000, clock);
+    // Loaded sessions are disconnected; the time is in expires_at_mono_ms.
+    out.session = core::StoredSession{std::move(s.client_id), std::move(s.username), s.expiry_interval, 0};
+    out.subscriptions.reserve(saved.subscriptions.size());
+    for (SubscriptionRecord& sub : saved.subscriptions)
+        out.subscriptions.push_back(
+            core::StoredSubscription{std::move(sub.filter), unpack_options(sub.options), sub.subscription_id});
+    out.messages.reserve(saved.messages.size());
+    for (SessionMessageRecord& m : saved.messages) out.messages.push_back(from_session_message_record(std::move(m), clock));
+    return out;
+}
+
+CoreStore::CoreStore(SqliteStore& store, const core::Clock& clock, std::vector<RetainedRecord> retained,
+                     std::vector<SavedSession> sessions)
+    : store_(store), clock_(clock), retained_(std::move(retained)), sessions_(std::move(sessions)) {}
 
 void CoreStore::retained_set(const core::Message& message) {
     store_.retained_set(to_retained_record(message, clock_));
@@ -44,15 +130,111 @@ void CoreStore::retained_erase(const std::string& topic) { store_.retained_erase
 
 std::vector<core::Message> CoreStore::retained_load() {
     std::vector<core::Message> out;
-    out.reserve(loaded_.size());
+    out.reserve(retained_.size());
     uint64_t now_wall = clock_.wall_ms();
-    for (RetainedRecord& r : loaded_) {
+    for (RetainedRecord& r : retained_) {
         if (r.expiry_at_wall_ms != 0 && r.expiry_at_wall_ms <= now_wall) continue;
         out.push_back(from_retained_record(std::move(r), clock_));
     }
-    loaded_.clear();
-    loaded_.shrink_to_fit();
+    retained_.clear();
+    retained_.shrink_to_fit();
     return out;
+}
+
+void CoreStore::session_save(const core::StoredSession& session) {
+    store_.session_save(to_session_record(session, clock_));
+}
+
+void CoreStore::session_delete(const std::string& client_id) { store_.session_delete(client_id); }
+
+void CoreStore::subscription_set(const std::string& client_id, const core::StoredSubscription& sub) {
+    store_.subscription_set(client_id, to_subscription_record(sub));
+}
+
+void CoreStore::subscription_erase(const std::string& client_id, std::string_view filter) {
+    store_.subscription_erase(client_id, std::string(filter));
+}
+
+// The rows of one message for several sessions: `message` holds what they share (topic,
+// payload, properties, expiry); each row its own key, state and delivery. The writer fills
+// `message` in for each row in turn (it owns the struct once handed over).
+struct CoreStore::MultiPut {
+    struct Row {
+        std::string client_id;
+        uint64_t seq;
+        MessageState state;
+        uint16_t packet_id;
+        uint8_t qos;
+        bool retain;
+        std::vector<uint32_t> subscription_ids;
+    };
+    const core::Message* source = nullptr;  // identity only, never read by the writer
+    SessionMessageRecord message;
+    std::vector<Row> rows;
+
+    Status run(Db& db) {
+        for (Row& r : rows) {
+            message.seq = r.seq;
+            message.state = r.state;
+            message.packet_id = r.packet_id;
+            message.qos = r.qos;
+            message.retain = r.retain;
+            message.props.subscription_identifiers.swap(r.subscription_ids);
+            if (Status s = session_messages::put(db, r.client_id, message); !s) return s;
+        }
+        return {};
+    }
+};
+
+void CoreStore::message_put(const std::string& client_id, uint64_t seq, core::StoredState state,
+                            uint16_t packet_id, const core::Message& message, uint8_t qos, bool retain,
+                            std::span<const uint32_t> subscription_ids) {
+    MultiPut::Row row{client_id, seq, to_message_state(state), packet_id, qos, retain,
+                      std::vector<uint32_t>(subscription_ids.begin(), subscription_ids.end())};
+    // The same message: the same object, and the same payload (which open_put_ holds, so its
+    // address cannot have been reused) and topic.
+    if (open_put_ && store_.mark() == open_mark_ && open_put_->source == &message &&
+        open_put_->message.payload == message.payload && open_put_->message.topic == message.topic) {
+        open_put_->rows.push_back(std::move(row));  // still in this turn's batch, not the writer's
+        return;
+    }
+    auto put = std::make_shared<MultiPut>();
+    put->source = &message;
+    put->message = to_session_message_record(0, state, 0, message, qos, retain, {}, clock_);
+    put->rows.push_back(std::move(row));
+    store_.write([put](Db& db) { return put->run(db); });
+    open_put_ = std::move(put);
+    open_mark_ = store_.mark();
+}
+
+void CoreStore::message_state(const std::string& client_id, uint64_t seq, core::StoredState state,
+                              uint16_t packet_id) {
+    store_.session_message_state(client_id, seq, to_message_state(state), packet_id);
+}
+
+void CoreStore::message_erase(const std::string& client_id, uint64_t seq) {
+    store_.session_message_erase(client_id, seq);
+}
+
+std::vector<core::LoadedSession> CoreStore::sessions_load() {
+    std::vector<core::LoadedSession> out;
+    out.reserve(sessions_.size());
+    const uint64_t now_wall = clock_.wall_ms();
+    for (SavedSession& saved : sessions_) {
+        if (saved.session.disconnected_at_wall_ms == 0) {
+            // Connected when the broker stopped without saying goodbye: disconnected as of now.
+            saved.session.disconnected_at_wall_ms = now_wall;
+            store_.session_save(saved.session);
+        }
+        out.push_back(from_saved_session(std::move(saved), clock_));
+    }
+    sessions_.clear();
+    sessions_.shrink_to_fit();
+    return out;
+}
+
+void CoreStore::after_commit(std::function<void(bool committed)> fn) {
+    store_.write([](Db&) { return Status{}; }, [fn = std::move(fn)](const Status& s) { fn(s.ok()); });
 }
 
 }  // namespace herald::storage

@@ -1,11 +1,22 @@
-// CoreStore: core::Store (broker/core/store.h) over a SqliteStore, so that the broker keeps
-// its retained messages in the file today; sessions come when core is wired to SqliteStore.
+// CoreStore: core::Store (broker/core/store.h) over a SqliteStore: retained messages and
+// persistent sessions, converted from core's values to the store's records (records.h).
 //
-// The one translation it owns is time: core keeps expiry as monotonic milliseconds, which
-// mean nothing after a restart, so records carry wall-clock expiry and the conversion uses
-// the broker's Clock at the moment of each call.
+// The one translation it owns besides the shapes is time: core keeps expiry and
+// disconnect times as monotonic milliseconds, which mean nothing after a restart, so records
+// carry wall-clock times and the conversion uses the broker's Clock at the moment of each call.
+//
+// One message routed to many persistent sessions is one op with one row per session
+// (message_put coalesces while nothing else was posted in between): the topic, payload and
+// properties are converted once, and the loop allocates once per message, not per receiver.
+//
+// Acknowledgement after commit (core::Store::after_commit) is a no-op op whose completion is
+// the callback: completions run in posting order, and an op posted in the same loop turn as
+// the writes it waits for shares their transaction, so "this op committed" means "they did".
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <span>
 #include <vector>
 
 #include "broker/core/clock.h"
@@ -17,24 +28,61 @@ namespace herald::storage {
 
 class CoreStore final : public core::Store {
 public:
-    // `loaded` is StartState::retained from SqliteStore::open(); handed out by retained_load().
-    CoreStore(SqliteStore& store, const core::Clock& clock, std::vector<RetainedRecord> loaded);
+    // `retained` and `sessions` are StartState's from SqliteStore::open(), handed out once by
+    // retained_load() and sessions_load().
+    CoreStore(SqliteStore& store, const core::Clock& clock, std::vector<RetainedRecord> retained,
+              std::vector<SavedSession> sessions = {});
 
     void retained_set(const core::Message& message) override;
     void retained_erase(const std::string& topic) override;
     // The messages loaded at open(), minus those expired since; once (later calls: empty).
     std::vector<core::Message> retained_load() override;
 
+    bool keeps_sessions() const override { return true; }
+    void session_save(const core::StoredSession& session) override;
+    void session_delete(const std::string& client_id) override;
+    void subscription_set(const std::string& client_id, const core::StoredSubscription& sub) override;
+    void subscription_erase(const std::string& client_id, std::string_view filter) override;
+    void message_put(const std::string& client_id, uint64_t seq, core::StoredState state,
+                     uint16_t packet_id, const core::Message& message, uint8_t qos, bool retain,
+                     std::span<const uint32_t> subscription_ids) override;
+    void message_state(const std::string& client_id, uint64_t seq, core::StoredState state,
+                       uint16_t packet_id) override;
+    void message_erase(const std::string& client_id, uint64_t seq) override;
+    // The sessions loaded at open(); once. A session that was still connected when the broker
+    // stopped (a crash) counts as disconnected now, and is saved so.
+    std::vector<core::LoadedSession> sessions_load() override;
+    void after_commit(std::function<void(bool committed)> fn) override;
+
+    struct MultiPut;  // core_store.cpp
+
 private:
     SqliteStore& store_;
+    // The multi-row put posted last, open for more rows while store_.mark() == open_mark_.
+    std::shared_ptr<MultiPut> open_put_;
+    SqliteStore::Mark open_mark_;
     const core::Clock& clock_;
-    std::vector<RetainedRecord> loaded_;
+    std::vector<RetainedRecord> retained_;
+    std::vector<SavedSession> sessions_;
 };
 
-// The conversions, exposed for the session wiring and for tests.
+// The conversions, exposed for tests.
 uint64_t mono_to_wall(uint64_t expiry_at_mono_ms, const core::Clock& clock);  // 0 stays 0
 uint64_t wall_to_mono(uint64_t expiry_at_wall_ms, const core::Clock& clock);  // 0 stays 0; past -> now
 RetainedRecord to_retained_record(const core::Message& message, const core::Clock& clock);
 core::Message from_retained_record(RetainedRecord record, const core::Clock& clock);
+
+MessageState to_message_state(core::StoredState state);
+core::StoredState from_message_state(MessageState state);
+SessionRecord to_session_record(const core::StoredSession& session, const core::Clock& clock);
+SubscriptionRecord to_subscription_record(const core::StoredSubscription& sub);
+SessionMessageRecord to_session_message_record(uint64_t seq, core::StoredState state, uint16_t packet_id,
+                                               const core::Message& message, uint8_t qos, bool retain,
+                                               std::span<const uint32_t> subscription_ids,
+                                               const core::Clock& clock);
+core::StoredMessage from_session_message_record(SessionMessageRecord record, const core::Clock& clock);
+// `saved.session.disconnected_at_wall_ms` must be set (sessions_load() sets it for those that
+// were connected): the expiry is counted from it.
+core::LoadedSession from_saved_session(SavedSession saved, const core::Clock& clock);
 
 }  // namespace herald::storage

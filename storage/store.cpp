@@ -175,6 +175,7 @@ void SqliteStore::set_referenced_in_loop(bool referenced) {
 
 void SqliteStore::hand_over_in_loop() {
     if (pending_.empty()) return;
+    ++handovers_;
     {
         std::lock_guard<std::mutex> lock(mu_);
         if (incoming_.empty()) {

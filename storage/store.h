@@ -152,6 +152,16 @@ public:
     void device_seen(DeviceRecord device, Done done = {});
     void devices_of(std::string user, ReadDone<std::vector<DeviceRecord>> done);
 
+    // Where posting stands: equal marks mean nothing was posted or handed to the writer in
+    // between, so the op posted just before the first mark still waits in this loop turn's
+    // batch, and the loop thread may still add to what it owns (CoreStore's multi-row puts).
+    struct Mark {
+        uint64_t posted = 0;
+        uint64_t handovers = 0;
+        bool operator==(const Mark&) const = default;
+    };
+    Mark mark() const { return Mark{posted_, handovers_}; }
+
     // Ops posted and not yet completed, as the loop last heard: core's measure for
     // back-pressure (stop reading from publishers while the writer is far behind).
     uint64_t outstanding() const { return posted_ - completed_seen_; }
@@ -188,6 +198,7 @@ private:
     std::vector<Op> pending_;  // posted this loop turn
     uint64_t posted_ = 0;      // ops posted since start(); compared with completed_ops_
     uint64_t completed_seen_ = 0;  // completed_ops_ at the last drain
+    uint64_t handovers_ = 0;       // hand-overs to the writer (for mark())
     bool referenced_ = false;  // handles keep the loop alive only while ops are outstanding
     std::function<void(const Status&)> on_error_;
     bool closed_ = false;

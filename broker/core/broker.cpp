@@ -56,13 +56,15 @@ std::string printable(std::string_view s, size_t max) {
 }
 
 Broker::Impl::Impl(Config config_, Store& store_, const Clock& clock_)
-    : config(std::move(config_)), store(store_), clock(clock_) {
+    : config(std::move(config_)), store(store_), clock(clock_),
+      keep_sessions(store_.keeps_sessions()) {
     started_mono_ms = clock.mono_ms();
     route_targets.reserve(64);
     for (auto& m : store.retained_load()) {
         retained.set(std::make_shared<const Message>(std::move(m)));
     }
-    presence_restore();
+    restore_sessions();
+    presence_restore();  // after the sessions: stale records reach their subscribers
     init_presence_query();
 }
 
@@ -255,9 +257,12 @@ void Broker::Impl::client_closed(Client& c) {
                 will_on_abnormal_end(s, c, s.expiry_interval == 0);
             if (s.expiry_interval == 0) {
                 end_session(s);
-            } else if (s.expiry_interval != kNeverExpires) {
-                schedule_session_expiry(s);
+            } else {
+                if (s.stored) persist_disconnect(s);
+                if (s.expiry_interval != kNeverExpires) schedule_session_expiry(s);
             }
+        } else if (s.stored) {
+            persist_disconnect(s);  // a shutdown: its expiry counts from now
         }
     } else if (!c.connect_seen) {
         spdlog::debug("Connection from {} closed before CONNECT", c.conn.peer());

@@ -10,6 +10,8 @@
 //   subscribe.cpp    SUBSCRIBE / UNSUBSCRIBE, retained delivery
 //   will.cpp         wills and will delay, session end
 //   timers.cpp       deadlines heap: connect timeout, keepalive, will delay, session expiry
+//   persist.cpp      persistent sessions written through to the Store, rebuilt at start
+//   held_acks.cpp    PUBACK / PUBREC to a publisher only once the Store has committed
 //   sys_topics.cpp   $SYS statistics
 // Everything runs on the one loop thread; nothing is locked.
 #pragma once
@@ -123,6 +125,18 @@ struct PendingConnect {
 // Outcome of writing one PUBLISH to a connection.
 enum class SendResult : uint8_t { Sent, Expired, TooLarge };
 
+// An ack to a publisher that waits for a commit, or queues behind one that does (an ack
+// never overtakes an earlier one of the same client [MQTT-4.6.0-2, -3]). 24 bytes.
+struct HeldAck {
+    uint64_t ticket = 0;  // the after_commit call it waits for (Impl::commit_tickets)
+    uint32_t slot = 0;    // the client, by slot and serial (it may have gone meanwhile)
+    uint32_t serial = 0;
+    uint16_t packet_id = 0;
+    mqtt::PacketType type = mqtt::PacketType::Puback;
+    mqtt::ReasonCode reason = mqtt::ReasonCode::Success;
+    bool needs_commit = false;  // false: only queued behind one that does
+};
+
 // One receiving session of a message being routed (merged over its matching subscriptions).
 struct RouteTarget {
     Session* session = nullptr;
@@ -138,6 +152,7 @@ struct Broker::Impl {
     Config config;
     Store& store;
     const Clock& clock;
+    const bool keep_sessions;  // store.keeps_sessions(), read once
 
     SubscriptionTree subscriptions;
     RetainedStore retained;
@@ -181,6 +196,12 @@ struct Broker::Impl {
     std::unique_ptr<PresenceQuery> presence_query;  // made by init_presence_query()
     bool presence_counts_changed = false;  // $SYS/herald/users/online is due
     uint64_t next_presence_counts_ms = 0;
+
+    // Persistence (persist.cpp, held_acks.cpp).
+    uint64_t next_store_seq = 1;   // Delivery::seq: one counter, so increasing per session too
+    uint64_t store_writes = 0;     // writes an ack must wait for (messages put, retained)
+    uint64_t commit_tickets = 0;   // after_commit calls made
+    Ring<HeldAck> held_acks;       // by ticket, oldest first
 
     uint64_t started_mono_ms = 0;
     uint64_t next_sys_ms = 0;  // 0 = publish at the first tick
@@ -309,6 +330,32 @@ struct Broker::Impl {
     void presence_shutdown();  // every user offline, published
     // Disconnects every device of `user` (5.0: DISCONNECT `reason` with `why`); how many.
     size_t kick_user(std::string_view user, mqtt::ReasonCode reason, const std::string& why);
+
+    // --- persist.cpp --- (each a no-op unless the session is stored; callers check s.stored
+    // first so that clean sessions pay one flag test)
+    void persist_connect(Session& s);     // after CONNECT: save, or start or stop storing
+    void persist_disconnect(Session& s);  // the connection went, the session stays
+    void persist_end(Session& s);         // the session ends: delete it
+    void persist_subscription(Session& s, std::string_view filter, const SubscriptionEntry& e);
+    void persist_unsubscribe(Session& s, std::string_view filter);
+    // A QoS 1/2 delivery offered to a stored session: queued (packet_id 0) or sent.
+    void persist_put(Session& s, Delivery& d, uint16_t packet_id);
+    void persist_sent(Session& s, const Delivery& d, uint16_t packet_id);
+    void persist_pubrec(Session& s, const Delivery& d, uint16_t packet_id);
+    void persist_erase(Session& s, const Delivery& d);  // acked or dropped
+    void restore_sessions();  // at start, from store.sessions_load()
+
+    // --- held_acks.cpp ---
+    // PUBACK / PUBREC / PUBCOMP to a publisher: at once, unless it must wait for what its
+    // message wrote (needs_commit) or an earlier ack of this client waits.
+    void ack_inbound(Client& c, mqtt::PacketType type, uint16_t packet_id, mqtt::ReasonCode rc,
+                     bool needs_commit) {
+        if (!needs_commit && !c.acks_held) return ack_publish(c, type, packet_id, rc);
+        hold_ack(c, type, packet_id, rc, needs_commit);
+    }
+    void hold_ack(Client& c, mqtt::PacketType type, uint16_t packet_id, mqtt::ReasonCode rc,
+                  bool needs_commit);
+    void on_committed(uint64_t ticket, bool ok);
 
     // --- sys_topics.cpp ---
     void publish_sys(uint64_t now);

@@ -36,6 +36,7 @@ struct TopicAliases {
 struct ClientRare {
     TopicAliases aliases;
     std::string end_reason;  // for the one disconnect log line, set when we close
+    uint32_t held_acks = 0;  // entries of this client in Impl::held_acks (persist_acks.cpp)
 };
 
 // Laid out for size (a broker holds one per connection, most of them idle): the will and the
@@ -72,6 +73,7 @@ public:
     bool publish_will_on_close : 1 = true;  // false after a normal DISCONNECT or a shutdown
     bool topic_rule_logged : 1 = false;     // a topic-rule refusal was logged at info
     bool presence_clean_end : 1 = false;    // kicked or replaced: offline without grace
+    bool acks_held : 1 = false;  // an ack to it waits for a commit: later acks queue behind
 
     bool v5() const { return version == mqtt::ProtocolVersion::V5; }
     ClientRare& rare_state() {

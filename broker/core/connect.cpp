@@ -216,6 +216,7 @@ void Broker::Impl::accept_connect(Client& c, mqtt::Connect& p, bool assigned, bo
     s->username = std::move(p.username);
     s->admin = admin;
     s->expiry_interval = expiry;
+    if (s->stored || expiry != 0) persist_connect(*s);
     c.session = s;
     c.state = ClientState::Active;
     stats.clients_connected++;
@@ -270,6 +271,7 @@ void Broker::Impl::resend_session(Client& c, Session& s) {
             ++i;
         } else {
             stats.publish_dropped++;
+            if (s.stored) persist_erase(s, d);
             s.inflight.erase_at(i);
         }
     }

@@ -37,7 +37,7 @@ void Broker::Impl::handle_control(Client& c, Session& s, mqtt::Publish& p, mqtt:
 
     // Acked first: an answer given at once follows its PUBACK.
     if (p.qos == 2) s.add_incoming_qos2(p.packet_id);
-    if (p.qos > 0) ack_publish(c, ack_type, p.packet_id, ReasonCode::Success);
+    if (p.qos > 0) ack_inbound(c, ack_type, p.packet_id, ReasonCode::Success, false);  // in order
 
     control->handle_in_loop(caller, std::move(payload),
                             [this, alive = std::weak_ptr<char>(life),

@@ -139,6 +139,7 @@ void Broker::Impl::offer(Session& s, const MessagePtr& m, uint8_t qos, bool reta
                 s.inflight.push_back(InflightEntry{
                     id, qos == 1 ? InflightState::AwaitPuback : InflightState::AwaitPubrec,
                     Delivery{m, qos, retain, std::vector<uint32_t>(ids.begin(), ids.end())}});
+                if (s.stored) persist_put(s, s.inflight[s.inflight.size() - 1].delivery, id);
             } else if (r == SendResult::TooLarge) {
                 stats.publish_dropped++;
             }
@@ -159,6 +160,7 @@ void Broker::Impl::offer(Session& s, const MessagePtr& m, uint8_t qos, bool reta
     }
     s.queue.push_back(Delivery{m, qos, retain, std::vector<uint32_t>(ids.begin(), ids.end())});
     s.queued_bytes += bytes;
+    if (s.stored) persist_put(s, s.queue[s.queue.size() - 1], 0);
     if (c && !room && !s.in_backlog) {
         s.in_backlog = true;
         backlog.push_back(s.id);
@@ -250,12 +252,15 @@ void Broker::Impl::pump(Session& s) {
         uint16_t id = d.qos ? s.alloc_packet_id() : 0;
         SendResult r = write_publish(c, *d.message, d.qos, d.retain, d.subscription_ids, id, false, now);
         if (r == SendResult::Sent) {
-            if (d.qos)
+            if (d.qos) {
+                if (s.stored) persist_sent(s, d, id);
                 s.inflight.push_back(InflightEntry{
                     id, d.qos == 1 ? InflightState::AwaitPuback : InflightState::AwaitPubrec,
                     std::move(d)});
-        } else if (r == SendResult::TooLarge) {
-            stats.publish_dropped++;
+            }
+        } else {
+            if (r == SendResult::TooLarge) stats.publish_dropped++;
+            if (s.stored) persist_erase(s, d);  // too large, or expired while queued
         }
     }
 }

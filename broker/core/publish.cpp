@@ -51,10 +51,14 @@ size_t Broker::Impl::publish_message(const MessagePtr& m) {
         // [MQTT-3.3.1-5..7]: a retained PUBLISH replaces the topic's retained message; an
         // empty payload removes it (and is still delivered to current subscribers).
         if (m->payload->empty()) {
-            if (retained.erase(m->topic)) store.retained_erase(m->topic);
+            if (retained.erase(m->topic)) {
+                store.retained_erase(m->topic);
+                ++store_writes;
+            }
         } else {
             retained.set(m);
             store.retained_set(*m);
+            ++store_writes;
         }
     }
     return route(m);
@@ -106,7 +110,7 @@ void Broker::Impl::handle_publish(Client& c, mqtt::Publish& p) {
     const auto ack_type = p.qos == 2 ? mqtt::PacketType::Pubrec : mqtt::PacketType::Puback;
     if (p.qos == 2 && s.has_incoming_qos2(p.packet_id)) {
         // Exactly once: already routed, the PUBREC was lost (or the client resends).
-        return ack_publish(c, ack_type, p.packet_id, ReasonCode::Success);
+        return ack_inbound(c, ack_type, p.packet_id, ReasonCode::Success, false);
     }
     if (p.qos == 2 && v5 && s.incoming_qos2_count() >= config.receive_maximum)
         return protocol_error(c, ReasonCode::ReceiveMaximumExceeded, "receive maximum exceeded");
@@ -133,16 +137,18 @@ void Broker::Impl::handle_publish(Client& c, mqtt::Publish& p) {
                       printable(p.topic), mqtt::reason_name(refused));
         stats.publish_dropped++;
         // 3.1.1: acked as if accepted (ack_publish sends Success for 3.1.1).
-        if (p.qos > 0) ack_publish(c, ack_type, p.packet_id, refused);
+        if (p.qos > 0) ack_inbound(c, ack_type, p.packet_id, refused, false);
         return;
     }
 
     if (p.topic[0] == 'p') {  // presence/{u} from u: a status update, merged, not routed
         ReasonCode presence_reason = ReasonCode::Success;
         static const std::string kEmpty;
+        const uint64_t writes_before = store_writes;  // the merged record is retained: stored
         if (presence_status_update(s, p.topic, p.payload ? *p.payload : kEmpty, presence_reason)) {
             if (p.qos == 2 && presence_reason == ReasonCode::Success) s.add_incoming_qos2(p.packet_id);
-            if (p.qos > 0) ack_publish(c, ack_type, p.packet_id, presence_reason);
+            if (p.qos > 0)
+                ack_inbound(c, ack_type, p.packet_id, presence_reason, store_writes != writes_before);
             return;
         }
     }
@@ -163,12 +169,15 @@ void Broker::Impl::handle_publish(Client& c, mqtt::Publish& p) {
         if (p.props.message_expiry_interval)
             m->expiry_at_mono_ms = clock.mono_ms() + uint64_t(*p.props.message_expiry_interval) * 1000;
     }
+    const uint64_t writes_before = store_writes;
     size_t receivers = publish_message(m);
 
     if (p.qos == 0) return;
     if (p.qos == 2) s.add_incoming_qos2(p.packet_id);
-    ack_publish(c, ack_type, p.packet_id,
-                receivers ? ReasonCode::Success : ReasonCode::NoMatchingSubscribers);
+    // After commit when the message was written for a persistent session (held_acks.cpp).
+    ack_inbound(c, ack_type, p.packet_id,
+                receivers ? ReasonCode::Success : ReasonCode::NoMatchingSubscribers,
+                store_writes != writes_before);
 }
 
 void Broker::Impl::handle_ack(Client& c, mqtt::Ack& a) {
@@ -178,8 +187,8 @@ void Broker::Impl::handle_ack(Client& c, mqtt::Ack& a) {
     if (a.type == mqtt::PacketType::Pubrel) {
         // PUBREL ends the inbound QoS 2 flow [MQTT-4.3.3-9 (5.0)]; the id may be reused after.
         bool known = s.remove_incoming_qos2(a.packet_id);
-        ack_publish(c, mqtt::PacketType::Pubcomp, a.packet_id,
-                    known ? ReasonCode::Success : ReasonCode::PacketIdentifierNotFound);
+        ack_inbound(c, mqtt::PacketType::Pubcomp, a.packet_id,
+                    known ? ReasonCode::Success : ReasonCode::PacketIdentifierNotFound, false);
         return;
     }
 
@@ -201,6 +210,7 @@ void Broker::Impl::handle_ack(Client& c, mqtt::Ack& a) {
     if (a.type == mqtt::PacketType::Pubrec && !mqtt::is_error(a.reason)) {
         // [MQTT-4.3.3-4]: answer PUBREC with PUBREL; the payload is no longer needed.
         InflightEntry& e = s.inflight[i];
+        if (s.stored) persist_pubrec(s, e.delivery, e.packet_id);
         e.state = InflightState::AwaitPubcomp;
         e.delivery.message.reset();
         e.delivery.subscription_ids.clear();
@@ -209,6 +219,7 @@ void Broker::Impl::handle_ack(Client& c, mqtt::Ack& a) {
     }
     // PUBACK, PUBCOMP, or a PUBREC with an error code: the flow ends, the slot frees
     // (spec 4.9: the Receive Maximum quota comes back).
+    if (s.stored) persist_erase(s, s.inflight[i].delivery);
     s.inflight.erase_at(i);
     pump(s);
 }

@@ -34,6 +34,7 @@ struct Delivery {
     uint8_t qos = 0;
     bool retain = false;
     std::vector<uint32_t> subscription_ids;  // empty for most: no allocation then
+    uint64_t seq = 0;  // its row in the Store (persistent sessions only; see persist.cpp)
 };
 
 enum class InflightState : uint8_t {
@@ -125,6 +126,9 @@ public:
     uint16_t next_packet_id = 1;
     bool in_backlog = false;  // listed in Impl::backlog (queue waiting for output room)
     bool admin = false;       // the user had the admin role at the last CONNECT (SPEC 7)
+    // The Store holds this session (it is persistent and the store keeps sessions): its
+    // changes are written through (persist.cpp). Fits in padding: no extra bytes.
+    bool stored = false;
 
     SessionRare& rare_state() {
         if (!rare) rare = std::make_unique<SessionRare>();

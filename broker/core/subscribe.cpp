@@ -79,6 +79,7 @@ void Broker::Impl::handle_subscribe(Client& c, mqtt::Subscribe& p) {
         // [MQTT-3.8.4-3]: a subscription with the same filter replaces the old one.
         const bool is_new = subscriptions.subscribe(sub.filter, e);
         if (is_new) s.subscriptions.add(sub.filter);
+        if (s.stored) persist_subscription(s, sub.filter, e);
         ack.reasons.push_back(static_cast<ReasonCode>(e.options.qos));
         // Retain Handling [MQTT-3.3.1-9..11]; never for shared subscriptions (spec 4.8.2).
         const uint8_t rh = e.options.retain_handling;
@@ -110,6 +111,7 @@ void Broker::Impl::handle_unsubscribe(Client& c, mqtt::Unsubscribe& p) {
     for (const auto& f : p.filters) {
         const bool had = subscriptions.unsubscribe(f, &s);
         if (had) s.subscriptions.remove(f);
+        if (had && s.stored) persist_unsubscribe(s, f);
         ack.reasons.push_back(had ? ReasonCode::Success : ReasonCode::NoSubscriptionExisted);
     }
     send(c, ack);

@@ -137,6 +137,24 @@ bool SubscriptionTree::subscribe(std::string_view filter, const SubscriptionEntr
     return true;
 }
 
+const SubscriptionEntry* SubscriptionTree::find(std::string_view filter,
+                                                const Session* session) const {
+    std::string_view group_name, real;
+    bool shared = parse_shared(filter, group_name, real);
+    const Node* node = find_node(shared ? real : filter);
+    if (!node) return nullptr;
+    const std::vector<SubscriptionEntry>* list = &node->entries;
+    if (shared) {
+        auto g = std::find_if(node->groups.begin(), node->groups.end(),
+                              [&](const ShareGroup& x) { return x.name == group_name; });
+        if (g == node->groups.end()) return nullptr;
+        list = &g->members;
+    }
+    for (const auto& e : *list)
+        if (e.session == session) return &e;
+    return nullptr;
+}
+
 bool SubscriptionTree::unsubscribe(std::string_view filter, Session* session) {
     std::string_view group_name, real;
     bool shared = parse_shared(filter, group_name, real);

@@ -108,6 +108,9 @@ public:
     // handling 1 needs to know).
     bool subscribe(std::string_view filter, const SubscriptionEntry& entry);
 
+    // The subscription of `session` to `filter` (as subscribed), or null.
+    const SubscriptionEntry* find(std::string_view filter, const Session* session) const;
+
     // Removes it; returns false if there was none. Empty nodes are pruned.
     bool unsubscribe(std::string_view filter, Session* session);
 

@@ -43,6 +43,7 @@ struct Peer {
     FakeConnection conn;
     Client* client = nullptr;
     bool gone = false;
+    std::vector<mqtt::Packet> early;  // read by connect() after the CONNACK; take() returns them first
 
     Peer(Broker& b, mqtt::ProtocolVersion v) : broker(b), version(v) { client = broker.on_open(conn); }
     ~Peer() { end(); }
@@ -60,7 +61,8 @@ struct Peer {
 
     // Decodes and removes everything written so far.
     std::vector<mqtt::Packet> take() {
-        std::vector<mqtt::Packet> packets;
+        std::vector<mqtt::Packet> packets = std::move(early);
+        early.clear();
         size_t i = 0;
         while (i < conn.out.size()) {
             size_t j = i + 1, len = 0, mult = 1;
@@ -133,9 +135,12 @@ inline mqtt::ReasonCode subscribe(Peer& p, const std::string& filter, uint8_t qo
             if (!(b & 0x80)) break;
         }
         if ((static_cast<uint8_t>(all[i]) >> 4) == 9) {  // SUBACK
+            std::vector<mqtt::Packet> early = std::move(p.early);  // not the SUBACK's business
+            p.early.clear();
             p.conn.out = all.substr(i, j + len - i);
             out = p.take();
             p.conn.out = all.substr(0, i) + all.substr(j + len);
+            p.early = std::move(early);
             break;
         }
         i = j + len;
@@ -176,5 +181,47 @@ struct BrokerFixture {
         broker = std::make_unique<Broker>(config, store, clock);
     }
 };
+
+inline mqtt::Connect make_connect(const std::string& id, mqtt::ProtocolVersion v = mqtt::ProtocolVersion::V5,
+                                  bool clean = true, uint32_t session_expiry = 0) {
+    mqtt::Connect c;
+    c.version = v;
+    c.client_id = id;
+    c.clean_start = clean;
+    c.keep_alive = 60;
+    if (session_expiry) c.props.session_expiry_interval = session_expiry;
+    return c;
+}
+
+// Connects and returns the CONNACK's session present flag in `session_present` (if given).
+inline std::unique_ptr<Peer> connect(Broker& b, const mqtt::Connect& c, bool* session_present = nullptr) {
+    auto p = std::make_unique<Peer>(b, c.version);
+    p->send(c);
+    auto out = p->take();
+    REQUIRE(!out.empty());
+    REQUIRE(std::holds_alternative<mqtt::Connack>(out[0]));
+    REQUIRE(std::get<mqtt::Connack>(out[0]).reason == mqtt::ReasonCode::Success);
+    if (session_present) *session_present = std::get<mqtt::Connack>(out[0]).session_present;
+    // What came after the CONNACK (a resumed session's messages) is for the test to take().
+    p->early.assign(std::make_move_iterator(out.begin() + 1), std::make_move_iterator(out.end()));
+    return p;
+}
+
+inline mqtt::Publish make_publish(const std::string& topic, const std::string& payload, uint8_t qos = 0,
+                                  uint16_t id = 0) {
+    mqtt::Publish p;
+    p.topic = topic;
+    p.qos = qos;
+    p.packet_id = id;
+    p.payload = std::make_shared<const std::string>(payload);
+    return p;
+}
+
+inline mqtt::Ack make_ack(mqtt::PacketType type, uint16_t id) {
+    mqtt::Ack a;
+    a.type = type;
+    a.packet_id = id;
+    return a;
+}
 
 }  // namespace herald::core::test
