@@ -11,32 +11,17 @@
 
 #include "broker/core/broker.h"
 #include "broker/mqtt/codec.h"
+#include "tests/unit/broker_test_util.h"
 
 using namespace herald;
 using core::Broker;
 using mqtt::ProtocolVersion;
 using mqtt::ReasonCode;
+using core::test::ManualClock;
+using core::test::Peer;
+using core::test::make_publish;
 
 namespace {
-
-class FakeConnection final : public core::Connection {
-public:
-    std::string& output() override { return out; }
-    size_t pending_output_bytes() const override { return out.size(); }
-    void close() override { closed = true; }
-    const std::string& peer() const override { return peer_; }
-    const char* transport() const override { return "test"; }
-    std::string out;
-    bool closed = false;
-    std::string peer_ = "127.0.0.1:1";
-};
-
-class ManualClock final : public core::Clock {
-public:
-    uint64_t mono_ms() const override { return now; }
-    uint64_t wall_ms() const override { return 1700000000000 + now; }
-    uint64_t now = 1000;
-};
 
 // Answers anonymous clients at once (allowed), keeps the others' callbacks for the test.
 class FakeIdentity final : public core::Identity {
@@ -66,45 +51,6 @@ public:
     }
 };
 
-struct Peer {
-    Broker& broker;
-    ProtocolVersion version;
-    FakeConnection conn;
-    core::Client* client = nullptr;
-    bool gone = false;
-
-    Peer(Broker& b, ProtocolVersion v) : broker(b), version(v) { client = broker.on_open(conn); }
-    ~Peer() { end(); }
-    void end() {
-        if (!gone) broker.on_closed(client);
-        gone = true;
-    }
-    void send(const mqtt::Packet& p) {
-        std::string bytes;
-        mqtt::encode(p, version, bytes);
-        broker.on_frame(client, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
-    }
-    std::vector<mqtt::Packet> take() {
-        std::vector<mqtt::Packet> packets;
-        size_t i = 0;
-        while (i < conn.out.size()) {
-            size_t j = i + 1, len = 0, mult = 1;
-            while (true) {
-                auto b = static_cast<uint8_t>(conn.out[j++]);
-                len += (b & 0x7F) * mult;
-                mult *= 128;
-                if (!(b & 0x80)) break;
-            }
-            auto r = mqtt::decode({reinterpret_cast<const uint8_t*>(conn.out.data()) + i, j + len - i}, version);
-            REQUIRE_MESSAGE(r.ok, r.error.message);
-            packets.push_back(std::move(r.packet));
-            i = j + len;
-        }
-        conn.out.clear();
-        return packets;
-    }
-};
-
 mqtt::Connect make_connect(const std::string& id, std::optional<std::string> user = std::nullopt,
                            ProtocolVersion v = ProtocolVersion::V5) {
     mqtt::Connect c;
@@ -115,15 +61,6 @@ mqtt::Connect make_connect(const std::string& id, std::optional<std::string> use
     c.username = std::move(user);
     if (c.username) c.password = "pw";
     return c;
-}
-
-mqtt::Publish make_publish(const std::string& topic, const std::string& payload, uint8_t qos = 0, uint16_t id = 0) {
-    mqtt::Publish p;
-    p.topic = topic;
-    p.qos = qos;
-    p.packet_id = id;
-    p.payload = std::make_shared<const std::string>(payload);
-    return p;
 }
 
 mqtt::Subscribe make_subscribe(const std::string& filter, uint8_t qos, uint16_t id = 1) {

@@ -18,6 +18,7 @@ using mqtt::ProtocolVersion;
 using mqtt::ReasonCode;
 using core::test::ManualClock;
 using core::test::Peer;
+using core::test::make_publish;
 
 namespace {
 
@@ -52,15 +53,6 @@ void must_subscribe(Peer& p, const std::string& filter, uint8_t qos, uint32_t id
     REQUIRE(std::holds_alternative<mqtt::Suback>(out[0]));
 }
 
-mqtt::Publish make_publish(const std::string& topic, const std::string& payload, uint8_t qos = 0,
-                           uint16_t id = 0) {
-    mqtt::Publish p;
-    p.topic = topic;
-    p.qos = qos;
-    p.packet_id = id;
-    p.payload = std::make_shared<const std::string>(payload);
-    return p;
-}
 
 struct Fixture {
     core::Config config;
