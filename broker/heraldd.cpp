@@ -145,11 +145,15 @@ int serve(const Options& options, core::Config config) {
         (void)uv_loop_close(&loop);
         return 1;
     }
-    // Group membership is asked at every publish to a group: a copy in memory, read now,
-    // before the writer thread owns the database.
+    // Group membership is asked at every publish to a group, contacts and groups at each
+    // delivery of a presence record: copies in memory, read now, before the writer thread
+    // owns the database.
     identity::GroupMembers groups;
-    if (storage::Status s = groups.load(*sqlite); !s) {
-        spdlog::error("cannot read the groups: {}", s.message());
+    identity::Contacts contacts;
+    storage::Status loaded = groups.load(*sqlite);
+    if (loaded) loaded = contacts.load(*sqlite);
+    if (!loaded) {
+        spdlog::error("cannot read the groups and contacts: {}", loaded.message());
         sqlite.reset();
         (void)uv_loop_close(&loop);
         return 1;
@@ -161,7 +165,7 @@ int serve(const Options& options, core::Config config) {
     int status = 0;
     {
         // Identity and admin API outlive the Broker (it holds pointers to them).
-        identity::StoreIdentity ident(*sqlite, &loop, clock, std::move(groups));
+        identity::StoreIdentity ident(*sqlite, &loop, clock, std::move(groups), std::move(contacts));
         admin::ControlApiOptions api_options;
         api_options.max_user_id_bytes = config.auth.max_user_id_bytes;
         admin::ControlApi control(*sqlite, &loop, clock, nullptr, api_options);

@@ -51,4 +51,12 @@ Result<std::vector<std::string>> of_user(Db& db, std::string_view user) {
     return out;
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> all_pairs(Db& db) {
+    Query q = db.query("SELECT user_a, user_b FROM contacts ORDER BY user_a, user_b");
+    std::vector<std::pair<std::string, std::string>> out;
+    while (q.next()) out.emplace_back(q.text(0), q.text(1));
+    if (!q.status()) return q.status();
+    return out;
+}
+
 }  // namespace herald::storage::contacts

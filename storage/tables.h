@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "storage/db.h"
@@ -37,6 +38,9 @@ Status add(Db& db, std::string_view a, std::string_view b, uint64_t now_ms);  //
 Status remove(Db& db, std::string_view a, std::string_view b);               // NotFound
 Result<bool> are_contacts(Db& db, std::string_view a, std::string_view b);
 Result<std::vector<std::string>> of_user(Db& db, std::string_view user);    // sorted
+// Every pair, once each, as (smaller name, larger name), sorted: the broker's in-memory copy
+// (presence visibility, SPEC 4) is loaded from it at start.
+Result<std::vector<std::pair<std::string, std::string>>> all_pairs(Db& db);
 }  // namespace contacts
 
 // groups.cpp: groups and their members.

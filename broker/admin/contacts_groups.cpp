@@ -54,15 +54,9 @@ storage::Result<GroupsPage> read_groups(Db& db, const std::string& user, const s
     return page;
 }
 
-// For commands whose answer is just their arguments once the op committed.
-storage::Done answer_with(json data, Answer done) {
-    return [data = std::move(data), done = std::move(done)](const Status& s) {
-        if (!s) return done(store_failure(s));
-        done(Outcome::ok(data));
-    };
-}
-
-// The same, and then the listener is told (the broker's copy of group membership).
+// For commands whose answer is just their arguments once the op committed; the listener is
+// told first (the broker's copy of contacts and groups), so the change is in effect when the
+// admin reads the answer.
 storage::Done answer_and_tell(const SharedPtr& sh, json data, Answer done,
                               std::function<void(ChangeListener&)> tell) {
     return [sh, data = std::move(data), done = std::move(done), tell = std::move(tell)](const Status& s) {
@@ -86,14 +80,18 @@ void add_contact(const SharedPtr& sh, const json& command, Answer done) {
             if (Status s = user_must_exist(db, contact); !s) return s;
             return storage::contacts::add(db, user, contact, now);
         },
-        answer_with(json{{"user", user}, {"contact", contact}}, std::move(done)));
+        answer_and_tell(sh, json{{"user", user}, {"contact", contact}}, std::move(done),
+                        [user, contact](ChangeListener& l) { l.contact_added_in_loop(user, contact); }));
 }
 
 void remove_contact(const SharedPtr& sh, const json& command, Answer done) {
     std::string user, contact;
     if (std::string e = arg_user(*sh, command, "user", user); !e.empty()) return done(Outcome::fail(e));
     if (std::string e = arg_user(*sh, command, "contact", contact); !e.empty()) return done(Outcome::fail(e));
-    sh->store.contact_remove(user, contact, answer_with(json{{"user", user}, {"contact", contact}}, std::move(done)));
+    sh->store.contact_remove(
+        user, contact,
+        answer_and_tell(sh, json{{"user", user}, {"contact", contact}}, std::move(done),
+                        [user, contact](ChangeListener& l) { l.contact_removed_in_loop(user, contact); }));
 }
 
 void list_contacts(const SharedPtr& sh, const json& command, Answer done) {

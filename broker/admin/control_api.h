@@ -45,7 +45,8 @@ struct ControlApiOptions {
 };
 
 // Told, on the loop thread, after the store committed an admin change that the broker keeps a
-// copy of in memory (group membership, asked at every publish by the topic rules of SPEC 3).
+// copy of in memory (group membership, asked at every publish by the topic rules of SPEC 3;
+// contacts and groups, asked at each delivery of a presence record by SPEC 4's visibility).
 // The defaults ignore it. heraldd's Identity (broker/identity) listens.
 class ChangeListener {
 public:
@@ -58,6 +59,9 @@ public:
     virtual void group_member_removed_in_loop(const std::string& group, const std::string& user) {
         (void)group, (void)user;
     }
+    // A contact pair (symmetric: a is b's contact and b is a's) was added or removed.
+    virtual void contact_added_in_loop(const std::string& a, const std::string& b) { (void)a, (void)b; }
+    virtual void contact_removed_in_loop(const std::string& a, const std::string& b) { (void)a, (void)b; }
     // The user's memberships, contacts and ban went with it.
     virtual void user_deleted_in_loop(const std::string& user) { (void)user; }
 };

@@ -98,9 +98,11 @@ void delete_user(const SharedPtr& sh, const json& command, Answer done) {
                     [sh, user, done](const Status& s) {
                         if (!s) return done(store_failure(s));
                         // Its devices must not stay connected as a user that no longer exists.
+                        // The kick first: its offline record must reach its contacts before
+                        // the broker's copy of them forgets the user.
                         if (sh->alive) {
-                            sh->listener->user_deleted_in_loop(user);
                             sh->presence->user_deleted_in_loop(user);
+                            sh->listener->user_deleted_in_loop(user);
                         }
                         done(Outcome::ok(json{{"user", user}}));
                     });

@@ -200,7 +200,9 @@ size_t Broker::Impl::kick_user(std::string_view user, mqtt::ReasonCode reason, c
     // By client id first: closing changes the tracker's list as we go.
     std::vector<std::string> ids;
     for (const PresenceDevice& d : p->devices) ids.push_back(d.client_id);
+    const std::string name(user);
     size_t kicked = 0;
+    PresenceChange change;
     for (const std::string& id : ids) {
         Session* s = sessions.find(id);
         if (!s || !s->client || s->client->state == ClientState::Closing) continue;
@@ -208,8 +210,16 @@ size_t Broker::Impl::kick_user(std::string_view user, mqtt::ReasonCode reason, c
         c.presence_clean_end = true;
         send_disconnect(c, reason, why);
         close_client(c, "kicked: " + why);
+        // Out of the list now, not when the socket has closed: one record for all the devices
+        // (offline), published before the caller goes on, as for a replaced device. After a
+        // deleteUser the user's contacts go next, and its last record must reach them first.
+        // The closed client finds itself gone from the list and publishes nothing.
+        PresenceChange one = presence.disconnected(name, id, true, 0, clock.mono_ms(), clock.wall_ms());
+        change.record |= one.record;
+        change.devices |= one.devices;
         ++kicked;
     }
+    publish_presence(name, change);
     return kicked;
 }
 

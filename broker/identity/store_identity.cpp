@@ -160,8 +160,10 @@ void on_known(const StatePtr& st, const JobPtr& job, storage::Result<Known> know
 }  // namespace
 
 StoreIdentity::StoreIdentity(storage::SqliteStore& store, uv_loop_t* loop, const core::Clock& clock,
-                             GroupMembers groups)
-    : state_(std::make_shared<State>(store, loop, clock)), groups_(std::move(groups)) {}
+                             GroupMembers groups, Contacts contacts)
+    : state_(std::make_shared<State>(store, loop, clock)),
+      groups_(std::move(groups)),
+      contacts_(std::move(contacts)) {}
 
 StoreIdentity::~StoreIdentity() { state_->alive = false; }
 
@@ -174,6 +176,7 @@ std::string StoreIdentity::configure(const core::Config& config) {
     st.policy.jwt_configured = st.setup.jwt != nullptr;
     st.policy.have_password_file = st.setup.password_file != nullptr;
     st.max_in_flight = config.auth.max_pending_checks;
+    visibility_ = visibility_policy(config.presence_visibility, config.presence_group_limit);
     return {};
 }
 
@@ -216,6 +219,10 @@ bool StoreIdentity::is_group_member(std::string_view group, std::string_view use
     return groups_.contains(group, user);
 }
 
+bool StoreIdentity::may_see_presence(std::string_view viewer, std::string_view owner) const {
+    return identity::may_see_presence(visibility_, contacts_, groups_, viewer, owner);
+}
+
 void StoreIdentity::group_deleted_in_loop(const std::string& group) { groups_.remove_group(group); }
 
 void StoreIdentity::group_member_added_in_loop(const std::string& group, const std::string& user) {
@@ -226,6 +233,13 @@ void StoreIdentity::group_member_removed_in_loop(const std::string& group, const
     groups_.remove(group, user);
 }
 
-void StoreIdentity::user_deleted_in_loop(const std::string& user) { groups_.remove_user(user); }
+void StoreIdentity::contact_added_in_loop(const std::string& a, const std::string& b) { contacts_.add(a, b); }
+
+void StoreIdentity::contact_removed_in_loop(const std::string& a, const std::string& b) { contacts_.remove(a, b); }
+
+void StoreIdentity::user_deleted_in_loop(const std::string& user) {
+    groups_.remove_user(user);
+    contacts_.remove_user(user);
+}
 
 }  // namespace herald::identity

@@ -1,5 +1,6 @@
 // StoreIdentity: heraldd's core::Identity (SPEC 2), over the SQLite store, the JWT keys and
-// the password file; and the keeper of the in-memory group membership (SPEC 3).
+// the password file; and the keeper of the in-memory group membership (SPEC 3) and contacts,
+// from which it answers SPEC 4's presence visibility (presence_visibility.h).
 //
 // A CONNECT with a username costs one store read (its ban and its users row, in one op on the
 // writer thread) and then, if a password or token is to be checked, one job on the libuv
@@ -29,23 +30,26 @@
 #include "broker/core/clock.h"
 #include "broker/core/config.h"
 #include "broker/core/identity.h"
+#include "broker/identity/contacts.h"
 #include "broker/identity/group_members.h"
+#include "broker/identity/presence_visibility.h"
 #include "storage/store.h"
 
 namespace herald::identity {
 
 class StoreIdentity final : public core::Identity, public admin::ChangeListener {
 public:
-    // The store, the loop and the clock must outlive it. `groups`: loaded at start
-    // (GroupMembers::load, before the store's start()).
-    StoreIdentity(storage::SqliteStore& store, uv_loop_t* loop, const core::Clock& clock, GroupMembers groups);
+    // The store, the loop and the clock must outlive it. `groups` and `contacts`: loaded at
+    // start (GroupMembers::load, Contacts::load, before the store's start()).
+    StoreIdentity(storage::SqliteStore& store, uv_loop_t* loop, const core::Clock& clock, GroupMembers groups,
+                  Contacts contacts = {});
     ~StoreIdentity() override;
     StoreIdentity(const StoreIdentity&) = delete;
     StoreIdentity& operator=(const StoreIdentity&) = delete;
 
-    // Applies `config` (allow_anonymous, [auth], password_file): at start and on SIGHUP. All or
-    // nothing: on error (a key or file that cannot be read) the running setup stays, and the
-    // sentence says why.
+    // Applies `config` (allow_anonymous, [auth], password_file, presence.visibility and
+    // group_limit): at start and on SIGHUP. All or nothing: on error (a key or file that
+    // cannot be read) the running setup stays, and the sentence says why.
     std::string configure(const core::Config& config);
 
     // Password hashes made by re-hashing use this many PBKDF2 iterations (tests lower it).
@@ -53,21 +57,28 @@ public:
 
     void authenticate_in_loop(core::Credentials who, std::function<void(core::Verdict)> done) override;
     bool is_group_member(std::string_view group, std::string_view user) const override;
+    bool may_see_presence(std::string_view viewer, std::string_view owner) const override;
 
     // admin::ChangeListener: the admin API committed a change.
     void group_deleted_in_loop(const std::string& group) override;
     void group_member_added_in_loop(const std::string& group, const std::string& user) override;
     void group_member_removed_in_loop(const std::string& group, const std::string& user) override;
+    void contact_added_in_loop(const std::string& a, const std::string& b) override;
+    void contact_removed_in_loop(const std::string& a, const std::string& b) override;
     void user_deleted_in_loop(const std::string& user) override;
 
     size_t checks_in_flight() const;
     const GroupMembers& groups() const { return groups_; }
+    const Contacts& contacts() const { return contacts_; }
+    const VisibilityPolicy& visibility() const { return visibility_; }
 
     struct State;  // shared with the callbacks in flight (store_identity.cpp)
 
 private:
     std::shared_ptr<State> state_;
     GroupMembers groups_;
+    Contacts contacts_;
+    VisibilityPolicy visibility_;
 };
 
 }  // namespace herald::identity

@@ -88,3 +88,38 @@ TEST_CASE("SPEC7 group commands refuse unknown groups, users and bad names") {
     CHECK(contains(f.error({{"command", "deleteGroup"}, {"group", nullptr}}), "\"group\" is missing"));
     CHECK(contains(f.error({{"command", "listGroups"}, {"limit", 1.5}}), "\"limit\" must be a whole number"));
 }
+
+namespace {
+
+// Records what the admin API tells the broker's in-memory copies.
+struct RecordingListener : herald::admin::ChangeListener {
+    std::vector<std::string> events;
+    void contact_added_in_loop(const std::string& a, const std::string& b) override {
+        events.push_back("contact+ " + a + " " + b);
+    }
+    void contact_removed_in_loop(const std::string& a, const std::string& b) override {
+        events.push_back("contact- " + a + " " + b);
+    }
+    void group_member_added_in_loop(const std::string& g, const std::string& u) override {
+        events.push_back("member+ " + g + " " + u);
+    }
+    void user_deleted_in_loop(const std::string& u) override { events.push_back("deleted " + u); }
+};
+
+}  // namespace
+
+TEST_CASE("SPEC4 contact changes are told to the listener after the commit, failures are not") {
+    AdminFixture f;
+    RecordingListener l;
+    f.api->set_listener(&l);
+    three_users(f);
+    f.ok({{"command", "addContact"}, {"user", "ann"}, {"contact", "bob"}});
+    f.error({{"command", "addContact"}, {"user", "ann"}, {"contact", "zed"}});  // no such user
+    f.ok({{"command", "removeContact"}, {"user", "bob"}, {"contact", "ann"}});
+    f.error({{"command", "removeContact"}, {"user", "bob"}, {"contact", "ann"}});  // not contacts
+    f.ok({{"command", "createGroup"}, {"group", "g"}});
+    f.ok({{"command", "addGroupMember"}, {"group", "g"}, {"user", "cat"}});
+    f.ok({{"command", "deleteUser"}, {"user", "cat"}});
+    CHECK(l.events == std::vector<std::string>{"contact+ ann bob", "contact- bob ann", "member+ g cat", "deleted cat"});
+    f.api->set_listener(nullptr);
+}

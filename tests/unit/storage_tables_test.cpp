@@ -100,6 +100,8 @@ TEST_CASE("storage contacts: symmetric pairs, stored once") {
         Query q = db.query("SELECT count(*) FROM contacts");
         REQUIRE(q.next());
         CHECK(q.i64(0) == 2);
+        using Pairs = std::vector<std::pair<std::string, std::string>>;
+        CHECK(ok(contacts::all_pairs(db)) == Pairs{{"adam", "zoe"}, {"mia", "zoe"}});
     });
     tx(*store, [](Db& db) {
         CHECK(contacts::remove(db, "adam", "zoe").ok());  // either order
