@@ -119,10 +119,10 @@ Status clear(Db& db, std::string_view client_id) {
     return db.query("DELETE FROM session_messages WHERE client_id = ?1").bind(1, client_id).run();
 }
 
-Result<std::vector<SessionMessageRecord>> load(Db& db, std::string_view client_id) {
+Result<std::vector<SessionMessageRecord>> load(Db& db, std::string_view client_id, PayloadCache* cache) {
     Query q = db.query(
         "SELECT m.seq, m.state, m.packet_id, b.topic, b.payload, m.qos, m.retain, b.properties, "
-        "b.expiry_at_wall_ms, m.subscription_ids FROM session_messages m JOIN stored_messages b ON b.id = m.body_id "
+        "b.expiry_at_wall_ms, m.subscription_ids, b.id FROM session_messages m JOIN stored_messages b ON b.id = m.body_id "
         "WHERE m.client_id = ?1 ORDER BY m.seq");
     q.bind(1, client_id);
     std::vector<SessionMessageRecord> out;
@@ -132,7 +132,13 @@ Result<std::vector<SessionMessageRecord>> load(Db& db, std::string_view client_i
         m.state = parse_state(q.view(1)).value_or(MessageState::Queued);
         m.packet_id = static_cast<uint16_t>(q.i64(2));
         m.topic = q.text(3);
-        m.payload = detail::column_payload(q, 4);
+        if (cache) {
+            mqtt::SharedPayload& shared = (*cache)[q.i64(10)];
+            if (!shared) shared = detail::column_payload(q, 4);
+            m.payload = shared;
+        } else {
+            m.payload = detail::column_payload(q, 4);
+        }
         m.qos = static_cast<uint8_t>(q.i64(5));
         m.retain = q.i64(6) != 0;
         m.props = detail::column_props(q, 7);

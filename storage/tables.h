@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "storage/db.h"
@@ -113,7 +114,11 @@ Status put_shared(Db& db, const SessionMessageRecord& body, std::span<const Row>
 Status set_state(Db& db, std::string_view client_id, uint64_t seq, MessageState state, uint16_t packet_id);  // NotFound
 Status erase(Db& db, std::string_view client_id, uint64_t seq);  // no row is not an error
 Status clear(Db& db, std::string_view client_id);
-Result<std::vector<SessionMessageRecord>> load(Db& db, std::string_view client_id);  // by seq
+// Payloads already read, by body id: loading many sessions with one cache gives the rows of
+// one body one shared payload in memory, as before the restart.
+using PayloadCache = std::unordered_map<int64_t, mqtt::SharedPayload>;
+Result<std::vector<SessionMessageRecord>> load(Db& db, std::string_view client_id,
+                                               PayloadCache* cache = nullptr);  // by seq
 }  // namespace session_messages
 
 // streams.cpp: stream entries and device cursors (SPEC 5; used by the streams issue).

@@ -192,3 +192,25 @@ TEST_CASE("storage bodies: a version 2 file's messages move to bodies, subscript
     REQUIRE(store.exec_now([](Db& db) { return sessions::remove(db, "phone-1"); }).ok());
     CHECK(bodies(store) == 1);
 }
+
+TEST_CASE("storage bodies: sessions loaded at start share the payload of one body") {
+    TempDir dir;
+    auto store = open_store(dir.db());
+    SessionMessageRecord m{0, MessageState::Queued, 0, "t", payload("shared"), 1, false, {}, 0};
+    std::vector<session_messages::Row> rows{row("a", 1), row("b", 7)};
+    REQUIRE(store->exec_now([&](Db& db) {
+        CHECK(sessions::save(db, {"a", "u", 3600, kNow}).ok());
+        CHECK(sessions::save(db, {"b", "u", 3600, kNow}).ok());
+        return session_messages::put_shared(db, m, rows);
+    }).ok());
+    store.reset();
+    auto opened = SqliteStore::open(dir.db(), Durability::Process, kNow);
+    REQUIRE(opened.ok());
+    auto& ss = opened.value().state.sessions;
+    REQUIRE(ss.size() == 2);
+    REQUIRE(ss[0].messages.size() == 1);
+    REQUIRE(ss[1].messages.size() == 1);
+    CHECK(ss[1].messages[0].seq == 7);
+    CHECK(*ss[0].messages[0].payload == "shared");
+    CHECK(ss[0].messages[0].payload == ss[1].messages[0].payload);  // one copy in memory
+}
