@@ -121,16 +121,19 @@ CREATE INDEX bans_by_until ON bans (until_ms);
 // Migration 3: a message routed to many persistent sessions is stored once. Its body (topic,
 // payload, properties, expiry) goes to stored_messages; each session's row keeps only its own
 // fields and the body's id. `refs` counts the rows that name a body: the writer sets it when it
-// inserts the body with all its rows, and the triggers take one off for each row that goes (by
-// any DELETE, or an upsert that points a row at a body: the new body counted it already, so
-// the old one, or the same one counted twice, gives it back), deleting the body at zero. A
-// count costs one small UPDATE per row erased; a NOT EXISTS sweep would need an index on
-// body_id, paid on every insert, which is the hot side (offline sessions piling up).
+// inserts the body with all its rows, and the trigger takes one off for each row deleted (by
+// any DELETE), deleting the body at zero. A row put again under its seq is deleted and
+// inserted again (session_messages.cpp): no UPDATE trigger, whose OLD/NEW rows would cost an
+// upsert two ephemeral tables per row. A count costs one small UPDATE per row erased; a NOT
+// EXISTS sweep would need an index on body_id, paid on every insert, which is the hot side
+// (offline sessions piling up).
 //
 // Old rows move over one body each, under their old rowid, with their whole properties blob
 // (subscription identifiers included: the new rows' own subscription_ids stay NULL, and loading
 // appends a row's ids to its body's, one of which is always empty). Session rows are small now,
 // so the table becomes WITHOUT ROWID: one b-tree per insert instead of a table and its key index.
+// Its CHECK compares with OR, not IN: SQLite builds an ephemeral table for an IN list of three
+// on every insert (a temporary pager, opened and zeroed per row).
 constexpr const char* kMigration3 = R"sql(
 CREATE TABLE stored_messages (
     id INTEGER PRIMARY KEY,
@@ -145,7 +148,7 @@ INSERT INTO stored_messages (id, refs, topic, payload, properties, expiry_at_wal
 CREATE TABLE session_messages_v3 (
     client_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('queued', 'inflight_publish', 'inflight_pubrel')),
+    state TEXT NOT NULL CHECK (state = 'queued' OR state = 'inflight_publish' OR state = 'inflight_pubrel'),
     packet_id INTEGER NOT NULL,
     body_id INTEGER NOT NULL,
     qos INTEGER NOT NULL,
@@ -158,10 +161,6 @@ INSERT INTO session_messages_v3 (client_id, seq, state, packet_id, body_id, qos,
 DROP TABLE session_messages;
 ALTER TABLE session_messages_v3 RENAME TO session_messages;
 CREATE TRIGGER session_messages_release AFTER DELETE ON session_messages BEGIN
-    UPDATE stored_messages SET refs = refs - 1 WHERE id = OLD.body_id;
-    DELETE FROM stored_messages WHERE id = OLD.body_id AND refs <= 0;
-END;
-CREATE TRIGGER session_messages_rebind AFTER UPDATE OF body_id ON session_messages BEGIN
     UPDATE stored_messages SET refs = refs - 1 WHERE id = OLD.body_id;
     DELETE FROM stored_messages WHERE id = OLD.body_id AND refs <= 0;
 END;

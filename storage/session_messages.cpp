@@ -55,17 +55,22 @@ int64_t insert_body(Db& db, const SessionMessageRecord& m, int64_t refs, Status&
 Status put_row(Db& db, std::string_view client_id, uint64_t seq, MessageState state, uint16_t packet_id,
                int64_t body_id, uint8_t qos, bool retain, std::span<const uint32_t> ids) {
     thread_local std::string ids_scratch;
-    // An existing row of the same seq is pointed at the new body; the rebind trigger gives its
-    // old body's count back.
-    Query q = db.query(
+    // A row put again under its seq (rare) is deleted first and inserted again:
+    // the release trigger gives its body's count back (or the one this body counted twice).
+    static constexpr const char* kInsert =
         "INSERT INTO session_messages (client_id, seq, state, packet_id, body_id, qos, retain, subscription_ids) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (client_id, seq) DO UPDATE SET "
-        "state = excluded.state, packet_id = excluded.packet_id, body_id = excluded.body_id, qos = excluded.qos, "
-        "retain = excluded.retain, subscription_ids = excluded.subscription_ids");
-    q.bind(1, client_id).bind(2, seq).bind(3, state_name(state)).bind(4, int{packet_id}).bind(5, body_id);
-    q.bind(6, int{qos}).bind(7, retain ? 1 : 0);
-    bind_ids(q, 8, ids, ids_scratch);
-    return q.run();
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (client_id, seq) DO NOTHING";
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        Query q = db.query(kInsert);
+        q.bind(1, client_id).bind(2, seq).bind(3, state_name(state)).bind(4, int{packet_id}).bind(5, body_id);
+        q.bind(6, int{qos}).bind(7, retain ? 1 : 0);
+        bind_ids(q, 8, ids, ids_scratch);
+        if (Status s = q.run(); !s) return s;
+        if (db.changes() > 0) return {};
+        if (Status s = erase(db, client_id, seq); !s) return s;
+    }
+    return Status::db_error("session '" + std::string(client_id) + "': message " + std::to_string(seq) +
+                            " could not be replaced");
 }
 
 // After a row failed to go in: the body's count for it and those after it is given back.
