@@ -123,8 +123,8 @@ CREATE INDEX bans_by_until ON bans (until_ms);
 // fields and the body's id. `refs` counts the rows that name a body: the writer sets it when it
 // inserts the body with all its rows, and the trigger takes one off for each row deleted (by
 // any DELETE), deleting the body at zero. A row put again under its seq is deleted and
-// inserted again (session_messages.cpp): no UPDATE trigger, whose OLD/NEW rows would cost an
-// upsert two ephemeral tables per row. A count costs one small UPDATE per row erased; a NOT
+// inserted again (session_messages.cpp): no UPDATE trigger, which would cost every upsert an
+// ephemeral table per row. A count costs one small UPDATE per row erased; a NOT
 // EXISTS sweep would need an index on body_id, paid on every insert, which is the hot side
 // (offline sessions piling up).
 //

@@ -1,7 +1,7 @@
 // The session_messages table: each persistent session's outgoing QoS 1/2 messages, queued or
 // in flight, ordered by the seq core gives them. A row holds the session's own fields and the
 // id of its body in stored_messages, shared by every session the message was routed to; the
-// triggers of schema.cpp (migration 3) delete a body with its last row.
+// trigger of schema.cpp (migration 3) deletes a body with its last row.
 #include "storage/row_codec.h"
 #include "storage/tables.h"
 
