@@ -156,41 +156,21 @@ void CoreStore::subscription_erase(const std::string& client_id, std::string_vie
 }
 
 // The rows of one message for several sessions: `message` holds what they share (topic,
-// payload, properties, expiry); each row its own key, state and delivery. The writer fills
-// `message` in for each row in turn (it owns the struct once handed over).
+// payload, properties, expiry), stored once as their body; each row its own key, state and
+// delivery.
 struct CoreStore::MultiPut {
-    struct Row {
-        std::string client_id;
-        uint64_t seq;
-        MessageState state;
-        uint16_t packet_id;
-        uint8_t qos;
-        bool retain;
-        std::vector<uint32_t> subscription_ids;
-    };
     const core::Message* source = nullptr;  // identity only, never read by the writer
     SessionMessageRecord message;
-    std::vector<Row> rows;
+    std::vector<session_messages::Row> rows;
 
-    Status run(Db& db) {
-        for (Row& r : rows) {
-            message.seq = r.seq;
-            message.state = r.state;
-            message.packet_id = r.packet_id;
-            message.qos = r.qos;
-            message.retain = r.retain;
-            message.props.subscription_identifiers.swap(r.subscription_ids);
-            if (Status s = session_messages::put(db, r.client_id, message); !s) return s;
-        }
-        return {};
-    }
+    Status run(Db& db) { return session_messages::put_shared(db, message, rows); }
 };
 
 void CoreStore::message_put(const std::string& client_id, uint64_t seq, core::StoredState state,
                             uint16_t packet_id, const core::Message& message, uint8_t qos, bool retain,
                             std::span<const uint32_t> subscription_ids) {
-    MultiPut::Row row{client_id, seq, to_message_state(state), packet_id, qos, retain,
-                      std::vector<uint32_t>(subscription_ids.begin(), subscription_ids.end())};
+    session_messages::Row row{client_id, seq, to_message_state(state), packet_id, qos, retain,
+                              std::vector<uint32_t>(subscription_ids.begin(), subscription_ids.end())};
     // The same message: the same object, and the same payload (which open_put_ holds, so its
     // address cannot have been reused) and topic.
     if (open_put_ && store_.mark() == open_mark_ && open_put_->source == &message &&

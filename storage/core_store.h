@@ -7,7 +7,8 @@
 //
 // One message routed to many persistent sessions is one op with one row per session
 // (message_put coalesces while nothing else was posted in between): the topic, payload and
-// properties are converted once, and the loop allocates once per message, not per receiver.
+// properties are converted once, and the loop allocates once per message, not per receiver;
+// the writer stores them once too, as one body row the session rows point at.
 //
 // Acknowledgement after commit (core::Store::after_commit) is a no-op op whose completion is
 // the callback: completions run in posting order, and an op posted in the same loop turn as

@@ -132,6 +132,7 @@ Status Db::exec(const char* sql) {
 }
 
 int Db::changes() const { return sqlite3_changes(db_); }
+int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 bool Db::autocommit() const { return sqlite3_get_autocommit(db_) != 0; }
 bool Db::read_only() const { return sqlite3_db_readonly(db_, "main") == 1; }
 std::string Db::errmsg() const { return sqlite3_errmsg(db_); }

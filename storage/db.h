@@ -76,6 +76,8 @@ public:
     Status exec(const char* sql);
     // Rows changed by the last INSERT/UPDATE/DELETE.
     int changes() const;
+    // The rowid of the last INSERT on this connection.
+    int64_t last_insert_rowid() const;
     // Whether SQLite is outside a transaction; true after BEGIN means SQLite rolled the
     // transaction back on its own (full disk, I/O error).
     bool autocommit() const;

@@ -1,6 +1,6 @@
 // Migrations 1..kSchemaVersion. Each is SQL run once, in order, inside the opening transaction.
 //
-// Tables that hold payloads (retained, session_messages, stream_entries) keep their rowid:
+// Tables that hold payloads (retained, stored_messages, stream_entries) keep their rowid:
 // SQLite's WITHOUT ROWID suits small rows only. Booleans and enums are stored as integers or
 // as the short texts of records.cpp.
 #include "storage/schema.h"
@@ -118,7 +118,55 @@ CREATE INDEX stream_entries_by_expiry ON stream_entries (expiry_at_wall_ms) WHER
 CREATE INDEX bans_by_until ON bans (until_ms);
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2};
+// Migration 3: a message routed to many persistent sessions is stored once. Its body (topic,
+// payload, properties, expiry) goes to stored_messages; each session's row keeps only its own
+// fields and the body's id. `refs` counts the rows that name a body: the writer sets it when it
+// inserts the body with all its rows, and the trigger takes one off for each row deleted (by
+// any DELETE), deleting the body at zero. A row put again under its seq is deleted and
+// inserted again (session_messages.cpp): no UPDATE trigger, which would cost every upsert an
+// ephemeral table per row. A count costs one small UPDATE per row erased; a NOT
+// EXISTS sweep would need an index on body_id, paid on every insert, which is the hot side
+// (offline sessions piling up).
+//
+// Old rows move over one body each, under their old rowid, with their whole properties blob
+// (subscription identifiers included: the new rows' own subscription_ids stay NULL, and loading
+// appends a row's ids to its body's, one of which is always empty). Session rows are small now,
+// so the table becomes WITHOUT ROWID: one b-tree per insert instead of a table and its key index.
+// Its CHECK compares with OR, not IN: SQLite builds an ephemeral table for an IN list of three
+// on every insert (a temporary pager, opened and zeroed per row).
+constexpr const char* kMigration3 = R"sql(
+CREATE TABLE stored_messages (
+    id INTEGER PRIMARY KEY,
+    refs INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    properties BLOB,
+    expiry_at_wall_ms INTEGER NOT NULL
+);
+INSERT INTO stored_messages (id, refs, topic, payload, properties, expiry_at_wall_ms)
+    SELECT rowid, 1, topic, payload, properties, expiry_at_wall_ms FROM session_messages;
+CREATE TABLE session_messages_v3 (
+    client_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state = 'queued' OR state = 'inflight_publish' OR state = 'inflight_pubrel'),
+    packet_id INTEGER NOT NULL,
+    body_id INTEGER NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    subscription_ids BLOB,
+    PRIMARY KEY (client_id, seq)
+) WITHOUT ROWID;
+INSERT INTO session_messages_v3 (client_id, seq, state, packet_id, body_id, qos, retain, subscription_ids)
+    SELECT client_id, seq, state, packet_id, rowid, qos, retain, NULL FROM session_messages;
+DROP TABLE session_messages;
+ALTER TABLE session_messages_v3 RENAME TO session_messages;
+CREATE TRIGGER session_messages_release AFTER DELETE ON session_messages BEGIN
+    UPDATE stored_messages SET refs = refs - 1 WHERE id = OLD.body_id;
+    DELETE FROM stored_messages WHERE id = OLD.body_id AND refs <= 0;
+END;
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 
 }  // namespace

@@ -28,11 +28,11 @@ Result<std::vector<SubscriptionRecord>> load_subscriptions(Db& db, std::string_v
 }
 
 // Fills in the subscriptions and messages of `saved`.
-Status load_parts(Db& db, SavedSession& saved) {
+Status load_parts(Db& db, SavedSession& saved, session_messages::PayloadCache* cache = nullptr) {
     auto subs = load_subscriptions(db, saved.session.client_id);
     if (!subs) return subs.status();
     saved.subscriptions = std::move(subs.value());
-    auto messages = session_messages::load(db, saved.session.client_id);
+    auto messages = session_messages::load(db, saved.session.client_id, cache);
     if (!messages) return messages.status();
     saved.messages = std::move(messages.value());
     return {};
@@ -100,8 +100,9 @@ Result<std::vector<SavedSession>> load_all(Db& db) {
         while (q.next()) out.emplace_back().session = read_session(q);
         if (!q.status()) return q.status();
     }
+    session_messages::PayloadCache cache;  // a message queued for many sessions: one payload
     for (SavedSession& saved : out) {
-        if (Status s = load_parts(db, saved); !s) return s;
+        if (Status s = load_parts(db, saved, &cache); !s) return s;
     }
     return out;
 }

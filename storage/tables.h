@@ -8,8 +8,10 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -95,13 +97,32 @@ Result<std::vector<SavedSession>> load_all(Db& db);  // ordered by client id
 Status purge_expired(Db& db, uint64_t now_ms);
 }  // namespace sessions
 
-// session_messages.cpp: a session's outgoing QoS 1/2 messages.
+// session_messages.cpp: a session's outgoing QoS 1/2 messages. Each row names a body in
+// stored_messages (topic, payload, properties, expiry), stored once for all the rows of one
+// routed message and deleted with its last row (schema.cpp, migration 3).
 namespace session_messages {
+// What one session's row of a shared message holds besides the body.
+struct Row {
+    std::string client_id;
+    uint64_t seq = 0;
+    MessageState state = MessageState::Queued;
+    uint16_t packet_id = 0;
+    uint8_t qos = 1;
+    bool retain = false;
+    std::vector<uint32_t> subscription_ids;
+};
 Status put(Db& db, std::string_view client_id, const SessionMessageRecord& message);  // insert or replace by seq
+// One body (topic, payload, props, expiry of `body`; its other fields and its subscription
+// identifiers are ignored) and one row per entry of `rows`, each inserted or replaced by seq.
+Status put_shared(Db& db, const SessionMessageRecord& body, std::span<const Row> rows);
 Status set_state(Db& db, std::string_view client_id, uint64_t seq, MessageState state, uint16_t packet_id);  // NotFound
 Status erase(Db& db, std::string_view client_id, uint64_t seq);  // no row is not an error
 Status clear(Db& db, std::string_view client_id);
-Result<std::vector<SessionMessageRecord>> load(Db& db, std::string_view client_id);  // by seq
+// Payloads already read, by body id: loading many sessions with one cache gives the rows of
+// one body one shared payload in memory, as before the restart.
+using PayloadCache = std::unordered_map<int64_t, mqtt::SharedPayload>;
+Result<std::vector<SessionMessageRecord>> load(Db& db, std::string_view client_id,
+                                               PayloadCache* cache = nullptr);  // by seq
 }  // namespace session_messages
 
 // streams.cpp: stream entries and device cursors (SPEC 5; used by the streams issue).

@@ -138,6 +138,7 @@ def test_persistent_session_survives_restart(make_broker, tmp_path, version, sig
     p2.disconnect()
     b2.stop(signal.SIGTERM)
     assert db_rows(tmp_path, "SELECT count(*) FROM session_messages") == [(0,)]
+    assert db_rows(tmp_path, "SELECT count(*) FROM stored_messages") == [(0,)]
     assert db_rows(tmp_path, "SELECT filter FROM session_subscriptions WHERE client_id = 'ps-sub' "
                              "ORDER BY filter") == [("ps/one",), ("ps/two",)]
 
@@ -207,6 +208,7 @@ def test_session_expiry_removes_it_from_the_store(make_broker, tmp_path, version
     for table in ("sessions", "session_subscriptions", "session_messages"):
         assert db_rows(tmp_path, f"SELECT count(*) FROM {table} WHERE client_id = 'exp-sub'") \
             == [(0,)], table
+    assert db_rows(tmp_path, "SELECT count(*) FROM stored_messages") == [(0,)]
     b2 = make_broker(cfg)
     s2 = persistent(b2, version, "exp-sub")
     assert not s2.connect().session_present
@@ -231,6 +233,7 @@ def test_session_expired_while_the_broker_was_down(make_broker, tmp_path, versio
     for table in ("sessions", "session_subscriptions", "session_messages"):
         assert db_rows(tmp_path, f"SELECT count(*) FROM {table} WHERE client_id = 'down-sub'") \
             == [(0,)], table
+    assert db_rows(tmp_path, "SELECT count(*) FROM stored_messages") == [(0,)]
     s2 = persistent(b2, version, "down-sub")
     assert not s2.connect().session_present
 
@@ -272,3 +275,35 @@ def test_clean_start_deletes_the_stored_session(make_broker, tmp_path, version):
     assert db_rows(tmp_path, "SELECT count(*) FROM session_subscriptions") == [(0,)]
     # 5.0 clean start with an expiry: a new, empty persistent session; 3.1.1 clean: none.
     assert db_rows(tmp_path, "SELECT count(*) FROM sessions") == [(1 if version == V5 else 0,)]
+
+
+@pytest.mark.parametrize("version", VERSION_PARAMS)
+def test_message_for_many_offline_sessions_is_stored_once(make_broker, tmp_path, version):
+    """One body row for a message queued to several offline sessions; each gets it after a
+    restart, and the body goes with the last acknowledgement."""
+    b1 = make_broker(shared_data(tmp_path))
+    ids = [f"many-{i}" for i in range(3)]
+    for cid in ids:
+        s = persistent(b1, version, cid)
+        s.connect()
+        s.subscribe("many/t", qos=1)
+        s.disconnect()
+    p = Client(b1, version, client_id="many-pub")
+    p.connect()
+    assert p.publish("many/t", b"once", qos=1) == 0
+    assert db_rows(tmp_path, "SELECT count(*) FROM session_messages") == [(3,)]
+    assert db_rows(tmp_path, "SELECT topic, payload, refs FROM stored_messages") == [("many/t", b"once", 3)]
+    p.disconnect()
+    b1.stop(signal.SIGKILL)
+
+    b2 = make_broker(shared_data(tmp_path))
+    for n, cid in enumerate(ids):
+        s = persistent(b2, version, cid)
+        assert s.connect().session_present
+        m = s.expect_message()
+        assert (m.topic, m.payload, m.qos) == ("many/t", b"once", 1)
+        left = len(ids) - n - 1
+        wait_until(lambda: db_rows(tmp_path, "SELECT count(*) FROM session_messages") == [(left,)],
+                   what="acknowledged row erased")
+        s.disconnect()
+    assert db_rows(tmp_path, "SELECT count(*) FROM stored_messages") == [(0,)]

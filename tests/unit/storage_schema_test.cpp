@@ -87,7 +87,7 @@ TEST_CASE("storage: a fresh file gets the whole schema, in WAL mode") {
     CHECK(one_value(*store, "PRAGMA synchronous") == "1");  // NORMAL
     CHECK(one_value(*store, "SELECT version FROM schema_version") == std::to_string(kSchemaVersion));
     for (const char* table : {"users", "contacts", "groups", "group_members", "bans", "devices", "retained",
-                              "sessions", "session_subscriptions", "session_messages", "stream_entries", "cursors",
+                              "sessions", "session_subscriptions", "session_messages", "stored_messages", "stream_entries", "cursors",
                               "presence"}) {
         CAPTURE(table);
         std::string n;
