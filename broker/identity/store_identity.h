@@ -7,9 +7,11 @@
 // thread pool (auth::check_async). Nothing slow runs on the loop. The order of the checks is
 // check_plan.h's; a ban (until > now) refuses first, with 0x8A Banned (3.1.1: 0x05).
 //
-// Bounds: at most max_pending_checks CONNECTs are being checked at once; one more is refused
-// at once with 0x89 Server busy (3.1.1: 0x03), so a flood of logins cannot queue unbounded
-// work behind the thread pool (four threads, 0.1-0.2 s per hash).
+// Bounds: at most max_pending_checks hash or token checks are queued on the pool at once; one
+// more is refused with 0x89 Server busy (3.1.1: 0x03), so a flood of logins cannot queue
+// unbounded work behind the thread pool (four threads, 0.1-0.2 s per hash). The store reads
+// before them are not capped: they are cheap and batched (a thousand users with no password to
+// check, as in the chat benchmark, connect at once).
 //
 // A password accepted against a weak stored hash (an imported mosquitto "$7$" hash, fewer
 // iterations than today's) is re-hashed on the pool afterwards and stored, unless the hash
