@@ -61,6 +61,14 @@ bool parse_version(const std::string& v, mqtt::ProtocolVersion& out) {
 
 void print_error(const std::string& message) { std::fprintf(stderr, "Error: %s\n", message.c_str()); }
 
+void print_connect_failure(const ConnectResult& result) {
+    std::fprintf(stderr, result.refused_by_server ? "Connection error: %s\n" : "Error: %s\n", result.error.c_str());
+}
+
+void print_lost_connection(const CloseInfo& info) {
+    print_error(info.error.empty() ? "connection lost" : info.error);
+}
+
 void add_common_flags(CLI::App& app, CommonFlags& f, bool multi_topic) {
     // -h is the host, as in mosquitto_pub/sub; help stays on --help.
     app.set_help_flag("--help", "Print this help message and exit");

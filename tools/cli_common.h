@@ -58,4 +58,11 @@ int run_client(const ConnectOptions& options, bool debug,
 // Prints "Error: <message>" on stderr.
 void print_error(const std::string& message);
 
+// Prints why a connect failed as mosquitto's clients do: "Connection error: ..." when the
+// broker refused it, "Error: ..." otherwise.
+void print_connect_failure(const ConnectResult& result);
+
+// Prints "Error: connection lost[...]" for a close the command did not ask for.
+void print_lost_connection(const CloseInfo& info);
+
 }  // namespace herald::tools

@@ -137,8 +137,7 @@ int call_admin(AdminFlags& flags, json command, const OnData& on_data) {
             r->arm_timer();  // also bounds the connect and the subscription
             client.on_connect = [r](const ConnectResult& result) {
                 if (!result.ok) {
-                    std::fprintf(stderr, result.refused_by_server ? "Connection error: %s\n" : "Error: %s\n",
-                                 result.error.c_str());
+                    print_connect_failure(result);
                     r->status = kExitError;
                     r->done = true;
                     if (r->timer_open) uv_timer_stop(&r->timer);
@@ -169,7 +168,7 @@ int call_admin(AdminFlags& flags, json command, const OnData& on_data) {
                     r->timer_open = false;
                 }
                 if (r->done || info.clean) return;
-                print_error(info.error.empty() ? "connection lost" : info.error);
+                print_lost_connection(info);
                 r->status = kExitError;
             };
         },

@@ -80,9 +80,7 @@ int run_chat(ChatFlags& f, const std::vector<PropertyArg>& property_args) {
                                 client.on_connect = [r, s](const ConnectResult& result) {
                                     if (!result.ok) {
                                         r->terminal.close();
-                                        std::fprintf(stderr, result.refused_by_server ? "Connection error: %s\n"
-                                                                                      : "Error: %s\n",
-                                                     result.error.c_str());
+                                        print_connect_failure(result);
                                         r->status = kExitError;
                                         return;
                                     }

@@ -266,9 +266,7 @@ int run_presence(PresenceFlags& f, const std::vector<PropertyArg>& property_args
                           r->start_timers(loop);
                           client.on_connect = [r](const ConnectResult& result) {
                               if (!result.ok) {
-                                  std::fprintf(stderr, result.refused_by_server ? "Connection error: %s\n"
-                                                                                : "Error: %s\n",
-                                               result.error.c_str());
+                                  print_connect_failure(result);
                                   r->status = kExitError;
                                   r->done = true;
                                   r->stop_timers();
@@ -283,7 +281,7 @@ int run_presence(PresenceFlags& f, const std::vector<PropertyArg>& property_args
                           client.on_close = [r](const CloseInfo& info) {
                               r->stop_timers();
                               if (r->done || info.clean) return;
-                              print_error(info.error.empty() ? "connection lost" : info.error);
+                              print_lost_connection(info);
                               r->status = kExitError;
                           };
                       },

@@ -160,9 +160,7 @@ int run_pub(PubFlags& f, const std::vector<PropertyArg>& property_args) {
                           r->client = &client;
                           client.on_connect = [r, loop](const ConnectResult& result) {
                               if (!result.ok) {
-                                  std::fprintf(stderr, result.refused_by_server ? "Connection error: %s\n"
-                                                                                : "Error: %s\n",
-                                               result.error.c_str());
+                                  print_connect_failure(result);
                                   r->status = kExitError;
                                   return;
                               }
@@ -189,7 +187,7 @@ int run_pub(PubFlags& f, const std::vector<PropertyArg>& property_args) {
                               }
                               if (info.clean || r->status != kExitOk) return;
                               // Closed before we were done: the connect error was already printed.
-                              print_error(info.error.empty() ? "connection lost" : info.error);
+                              print_lost_connection(info);
                               r->status = kExitError;
                           };
                       },

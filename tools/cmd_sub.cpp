@@ -166,9 +166,7 @@ int run_sub(SubFlags& f, const std::vector<PropertyArg>& property_args) {
                           }
                           client.on_connect = [r](const ConnectResult& result) {
                               if (!result.ok) {
-                                  std::fprintf(stderr, result.refused_by_server ? "Connection error: %s\n"
-                                                                                : "Error: %s\n",
-                                               result.error.c_str());
+                                  print_connect_failure(result);
                                   r->status = kExitError;
                                   r->done = true;
                                   return;
@@ -185,7 +183,7 @@ int run_sub(SubFlags& f, const std::vector<PropertyArg>& property_args) {
                                   r->timer_open = false;
                               }
                               if (r->done || info.clean) return;
-                              print_error(info.error.empty() ? "connection lost" : info.error);
+                              print_lost_connection(info);
                               r->status = kExitError;
                           };
                       },
