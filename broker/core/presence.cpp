@@ -48,9 +48,14 @@ void Broker::Impl::publish_presence(const std::string& user, PresenceChange chan
         publish_message(m);
     };
     // The record only when what others see changed (an invisible user's moves do not).
-    if (change.record &&
-        presence.take_public(user, std::hash<std::string>{}(presence_record_json(user, *p, false))))
-        publish(std::string(kPresencePrefix) + user, presence_record_json(user, *p));
+    // Rendered once: without seq to compare, then with the seq take_public() gave it.
+    if (change.record) {
+        std::string record = presence_record_json(user, *p, false);
+        if (presence.take_public(user, std::hash<std::string>{}(record))) {
+            add_presence_seq(record, p->seq);
+            publish(std::string(kPresencePrefix) + user, std::move(record));
+        }
+    }
     if (change.devices)
         publish(std::string(kPresencePrefix) + user + "/devices", presence_devices_json(user, *p));
     presence_counts_changed = true;
