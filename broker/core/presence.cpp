@@ -125,7 +125,8 @@ void Broker::Impl::presence_disconnected(Client& c, Session& s) {
 void Broker::Impl::presence_tick(uint64_t now) {
     if (auto due = presence.next_deadline(); due && *due <= now) {
         for (const std::string& user : presence.expire(now, clock.wall_ms())) {
-            spdlog::info("User {} offline: grace period over", printable(user));
+            if (spdlog::should_log(spdlog::level::info))  // printable() costs even when not logged
+                spdlog::info("User {} offline: grace period over", printable(user));
             publish_presence(user, PresenceChange{true, true});
         }
     }
