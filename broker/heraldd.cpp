@@ -148,12 +148,15 @@ int serve(const Options& options, core::Config config) {
     // Group membership is asked at every publish to a group, contacts and groups at each
     // delivery of a presence record: copies in memory, read now, before the writer thread
     // owns the database.
+    // Users and bans likewise, asked at each CONNECT with a username.
     identity::GroupMembers groups;
     identity::Contacts contacts;
+    identity::Logins logins;
     storage::Status loaded = groups.load(*sqlite);
     if (loaded) loaded = contacts.load(*sqlite);
+    if (loaded) loaded = logins.load(*sqlite, clock.wall_ms());
     if (!loaded) {
-        spdlog::error("cannot read the groups and contacts: {}", loaded.message());
+        spdlog::error("cannot read the users, bans, groups and contacts: {}", loaded.message());
         sqlite.reset();
         (void)uv_loop_close(&loop);
         return 1;
@@ -165,7 +168,8 @@ int serve(const Options& options, core::Config config) {
     int status = 0;
     {
         // Identity and admin API outlive the Broker (it holds pointers to them).
-        identity::StoreIdentity ident(*sqlite, &loop, clock, std::move(groups), std::move(contacts));
+        identity::StoreIdentity ident(*sqlite, &loop, clock, std::move(groups), std::move(contacts),
+                                      std::move(logins));
         admin::ControlApiOptions api_options;
         api_options.max_user_id_bytes = config.auth.max_user_id_bytes;
         admin::ControlApi control(*sqlite, &loop, clock, nullptr, api_options);

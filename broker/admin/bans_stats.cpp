@@ -2,6 +2,7 @@
 //
 // A ban is stored with its end time (wall clock); core refuses the user's CONNECTs until then
 // and, told through PresenceQuery::user_banned_in_loop, disconnects the devices it has now.
+// The Identity's in-memory copy of the bans hears of both through the ChangeListener.
 #include "broker/admin/commands.h"
 #include "storage/tables.h"
 
@@ -53,7 +54,6 @@ void ban_user(const SharedPtr& sh, const json& command, Answer done) {
         return done(Outcome::fail(e));
     if (std::string e = arg_optional_string(command, "reason", reason); !e.empty()) return done(Outcome::fail(e));
     storage::BanRecord ban{user, sh->clock.wall_ms() + seconds * 1000, reason};
-    uint64_t until = ban.until_ms;
     sh->store.write(
         [ban](Db& db) {
             auto got = storage::users::get(db, ban.user);
@@ -61,19 +61,23 @@ void ban_user(const SharedPtr& sh, const json& command, Answer done) {
             if (!got.value()) return Status::error(Code::NotFound, "user '" + ban.user + "' does not exist");
             return storage::bans::set(db, ban);
         },
-        [sh, user, seconds, until, reason, done](const Status& s) {
+        [sh, ban, seconds, done](const Status& s) {
             if (!s) return done(store_failure(s));
-            if (sh->alive) sh->presence->user_banned_in_loop(user, until, reason);
-            done(Outcome::ok(
-                json{{"user", user}, {"seconds", seconds}, {"until_ms", until}, {"reason", reason}}));
+            if (sh->alive) {
+                sh->listener->user_banned_in_loop(ban);  // before the kick: no device gets back in
+                sh->presence->user_banned_in_loop(ban.user, ban.until_ms, ban.reason);
+            }
+            done(Outcome::ok(json{
+                {"user", ban.user}, {"seconds", seconds}, {"until_ms", ban.until_ms}, {"reason", ban.reason}}));
         });
 }
 
 void unban_user(const SharedPtr& sh, const json& command, Answer done) {
     std::string user;
     if (std::string e = arg_user(*sh, command, "user", user); !e.empty()) return done(Outcome::fail(e));
-    sh->store.ban_remove(user, [user, done](const Status& s) {
+    sh->store.ban_remove(user, [sh, user, done](const Status& s) {
         if (!s) return done(store_failure(s));
+        if (sh->alive) sh->listener->user_unbanned_in_loop(user);
         done(Outcome::ok(json{{"user", user}}));
     });
 }

@@ -46,7 +46,8 @@ struct ControlApiOptions {
 
 // Told, on the loop thread, after the store committed an admin change that the broker keeps a
 // copy of in memory (group membership, asked at every publish by the topic rules of SPEC 3;
-// contacts and groups, asked at each delivery of a presence record by SPEC 4's visibility).
+// contacts and groups, asked at each delivery of a presence record by SPEC 4's visibility;
+// users and bans, asked at each CONNECT by SPEC 2's checks), before the command's answer.
 // The defaults ignore it. heraldd's Identity (broker/identity) listens.
 class ChangeListener {
 public:
@@ -64,6 +65,14 @@ public:
     virtual void contact_removed_in_loop(const std::string& a, const std::string& b) { (void)a, (void)b; }
     // The user's memberships, contacts and ban went with it.
     virtual void user_deleted_in_loop(const std::string& user) { (void)user; }
+    // What a CONNECT's check reads (SPEC 2), kept in memory so most CONNECTs need no store
+    // read: a new user, a new password hash, a ban set (or replaced) and a ban lifted.
+    virtual void user_created_in_loop(const storage::UserRecord& user) { (void)user; }
+    virtual void password_changed_in_loop(const std::string& user, const std::string& hash) {
+        (void)user, (void)hash;
+    }
+    virtual void user_banned_in_loop(const storage::BanRecord& ban) { (void)ban; }
+    virtual void user_unbanned_in_loop(const std::string& user) { (void)user; }
 };
 
 namespace detail {

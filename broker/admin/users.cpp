@@ -83,9 +83,12 @@ void create_user(const SharedPtr& sh, const json& command, Answer done) {
             rec.password_hash = std::move(hash);
             rec.role = role;
             rec.created_at_ms = sh->clock.wall_ms();
-            sh->store.user_create(std::move(rec), [user, role, done](const Status& s) {
+            storage::UserRecord copy = rec;
+            sh->store.user_create(std::move(rec), [sh, copy = std::move(copy), done](const Status& s) {
                 if (!s) return done(store_failure(s));
-                done(Outcome::ok(user_json(user, role)));
+                // The broker's copy first: a CONNECT sent after the answer finds the user.
+                if (sh->alive) sh->listener->user_created_in_loop(copy);
+                done(Outcome::ok(user_json(copy.name, copy.role)));
             });
         });
     });
@@ -117,8 +120,9 @@ void set_password(const SharedPtr& sh, const json& command, Answer done) {
         if (!got.value()) return done(Outcome::fail("user '" + user + "' does not exist"));
         if (!sh->alive) return done(Outcome::fail(kGone));
         hash_then(sh, std::move(password), done, [sh, user, done](std::string hash) {
-            sh->store.user_set_password_hash(user, std::move(hash), [user, done](const Status& s) {
+            sh->store.user_set_password_hash(user, hash, [sh, user, hash, done](const Status& s) {
                 if (!s) return done(store_failure(s));
+                if (sh->alive) sh->listener->password_changed_in_loop(user, hash);
                 done(Outcome::ok(json{{"user", user}}));
             });
         });

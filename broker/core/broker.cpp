@@ -249,8 +249,8 @@ void Broker::Impl::client_closed(Client& c) {
         c.session = nullptr;
         s.client = nullptr;
         if (stats.clients_connected) stats.clients_connected--;
-        spdlog::info("Client {} {}.", printable(s.client_id),
-                     c.end_reason());
+        if (spdlog::should_log(spdlog::level::info))  // printable() costs even when not logged
+            spdlog::info("Client {} {}.", printable(s.client_id), c.end_reason());
         presence_disconnected(c, s);
         if (!shutting_down) {
             if (c.will && c.publish_will_on_close)

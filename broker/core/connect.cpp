@@ -237,13 +237,17 @@ void Broker::Impl::accept_connect(Client& c, mqtt::Connect& p, bool assigned, bo
     }
     send(c, ack);
 
-    if (s->username) {
-        spdlog::info("New client connected from {} as {} (p{}, c{}, k{}, u'{}').", c.conn.peer(),
-                     printable(s->client_id), v5 ? 5 : 2, p.clean_start ? 1 : 0, keep_alive,
-                     printable(*s->username));
-    } else {
-        spdlog::info("New client connected from {} as {} (p{}, c{}, k{}).", c.conn.peer(),
-                     printable(s->client_id), v5 ? 5 : 2, p.clean_start ? 1 : 0, keep_alive);
+    // should_log first: printable() escapes (and allocates) even for a line nobody logs, and
+    // churn connects thousands a second at the usual log level (warn).
+    if (spdlog::should_log(spdlog::level::info)) {
+        if (s->username) {
+            spdlog::info("New client connected from {} as {} (p{}, c{}, k{}, u'{}').", c.conn.peer(),
+                         printable(s->client_id), v5 ? 5 : 2, p.clean_start ? 1 : 0, keep_alive,
+                         printable(*s->username));
+        } else {
+            spdlog::info("New client connected from {} as {} (p{}, c{}, k{}).", c.conn.peer(),
+                         printable(s->client_id), v5 ? 5 : 2, p.clean_start ? 1 : 0, keep_alive);
+        }
     }
 
     presence_connected(c, *s, replaced);

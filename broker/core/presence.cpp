@@ -48,9 +48,14 @@ void Broker::Impl::publish_presence(const std::string& user, PresenceChange chan
         publish_message(m);
     };
     // The record only when what others see changed (an invisible user's moves do not).
-    if (change.record &&
-        presence.take_public(user, std::hash<std::string>{}(presence_record_json(user, *p, false))))
-        publish(std::string(kPresencePrefix) + user, presence_record_json(user, *p));
+    // Rendered once: without seq to compare, then with the seq take_public() gave it.
+    if (change.record) {
+        std::string record = presence_record_json(user, *p, false);
+        if (presence.take_public(user, std::hash<std::string>{}(record))) {
+            add_presence_seq(record, p->seq);
+            publish(std::string(kPresencePrefix) + user, std::move(record));
+        }
+    }
     if (change.devices)
         publish(std::string(kPresencePrefix) + user + "/devices", presence_devices_json(user, *p));
     presence_counts_changed = true;
@@ -120,7 +125,8 @@ void Broker::Impl::presence_disconnected(Client& c, Session& s) {
 void Broker::Impl::presence_tick(uint64_t now) {
     if (auto due = presence.next_deadline(); due && *due <= now) {
         for (const std::string& user : presence.expire(now, clock.wall_ms())) {
-            spdlog::info("User {} offline: grace period over", printable(user));
+            if (spdlog::should_log(spdlog::level::info))  // printable() costs even when not logged
+                spdlog::info("User {} offline: grace period over", printable(user));
             publish_presence(user, PresenceChange{true, true});
         }
     }

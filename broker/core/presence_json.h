@@ -19,6 +19,8 @@ inline constexpr size_t kMaxPresenceTextBytes = 256;
 // cannot tell.
 // Without seq (with_seq = false): what take_public() compares.
 std::string presence_record_json(std::string_view user, const UserPresence& p, bool with_seq = true);
+// A record rendered without seq -> the same record with it (render once, compare, then add).
+void add_presence_seq(std::string& record, uint64_t seq);
 
 // {"user":"alice","devices":[{"client_id":"phone","transport":"tcp","protocol":5,
 //  "since":...}, ...]}

@@ -173,7 +173,7 @@ bool PresenceTracker::take_public(const std::string& user, uint64_t public_hash)
 }
 
 const UserPresence* PresenceTracker::find(std::string_view user) const {
-    auto it = users_.find(std::string(user));
+    auto it = users_.find(user);
     return it == users_.end() ? nullptr : &it->second;
 }
 

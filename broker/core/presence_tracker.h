@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -107,7 +108,12 @@ private:
     UserPresence& entry(const std::string& user);
     void go_offline(UserPresence& p, uint64_t now_wall_ms);
 
-    std::unordered_map<std::string, UserPresence> users_;
+    // Heterogeneous lookup: find() by string_view makes no string.
+    struct Hash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_map<std::string, UserPresence, Hash, std::equal_to<>> users_;
     // Grace deadlines: (deadline, user). A user's entry is removed when its grace ends or is
     // cancelled, so there is at most one per user.
     std::multimap<uint64_t, std::string> graces_;

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "broker/auth/auth_worker.h"
+#include "broker/auth/password_hash.h"
 #include "broker/identity/auth_setup.h"
 #include "broker/identity/check_plan.h"
 #include "storage/tables.h"
@@ -17,7 +18,8 @@ using core::Verdict;
 using mqtt::ReasonCode;
 
 struct StoreIdentity::State {
-    State(storage::SqliteStore& s, uv_loop_t* l, const core::Clock& c) : store(s), loop(l), clock(c) {}
+    State(storage::SqliteStore& s, uv_loop_t* l, const core::Clock& c, Logins lg)
+        : store(s), loop(l), clock(c), logins(std::move(lg)) {}
     storage::SqliteStore& store;
     uv_loop_t* loop;
     const core::Clock& clock;
@@ -27,25 +29,19 @@ struct StoreIdentity::State {
     Policy policy;
     AuthSetup setup;
     uint32_t hash_iterations = auth::kDefaultPbkdf2Iterations;
+    Logins logins;  // users and bans, as the store has them
 };
 
 namespace {
 
 using StatePtr = std::shared_ptr<StoreIdentity::State>;
 
-// One CONNECT being checked.
+// One CONNECT whose check went to the pool.
 struct Job {
     core::Credentials who;
     std::function<void(Verdict)> done;
-    bool on_pool = false;  // counted in State::in_flight (a hash or token check queued)
 };
 using JobPtr = std::shared_ptr<Job>;
-
-// What the store knows about a username.
-struct Known {
-    std::optional<storage::BanRecord> ban;
-    std::optional<storage::UserRecord> user;
-};
 
 void wipe(std::optional<std::string>& secret) {
     if (!secret) return;
@@ -53,22 +49,27 @@ void wipe(std::optional<std::string>& secret) {
     secret.reset();
 }
 
-void finish(const StatePtr& st, const JobPtr& job, Verdict v) {
-    if (job->on_pool) --st->in_flight;
-    wipe(job->who.password);
-    job->done(std::move(v));
+// A verdict given on the loop, before authenticate_in_loop() returns.
+void answer(core::Credentials& who, const std::function<void(Verdict)>& done, Verdict v) {
+    wipe(who.password);
+    done(std::move(v));
+}
+
+void finish_pooled(const StatePtr& st, const JobPtr& job, Verdict v) {
+    --st->in_flight;
+    answer(job->who, job->done, std::move(v));
 }
 
 Verdict refused(ReasonCode reason, std::string why) { return Verdict{reason, false, std::move(why)}; }
 
-std::string ban_sentence(const storage::BanRecord& ban, uint64_t now_ms) {
+std::string ban_sentence(const Logins::Ban& ban, uint64_t now_ms) {
     std::string s = "banned for " + std::to_string((ban.until_ms - now_ms + 999) / 1000) + " more seconds";
     if (!ban.reason.empty()) s += " (" + ban.reason + ")";
     return s;
 }
 
 // After a good password against a weak hash: hash it again, store it if the row still holds
-// the old hash (a setPassword meanwhile wins).
+// the old hash (a setPassword meanwhile wins), and then the in-memory copy likewise.
 void rehash(const StatePtr& st, std::string user, std::string password, std::string old_hash) {
     auth::Request req;
     req.kind = auth::Request::Kind::MakeHash;
@@ -77,33 +78,34 @@ void rehash(const StatePtr& st, std::string user, std::string password, std::str
     int rc = auth::check_async(st->loop, std::move(req), [st, user, old_hash](auth::Result r) {
         if (!st->alive || !r.ok) return;
         st->store.write(
-            [user, old_hash, hash = std::move(r.hash)](storage::Db& db) {
+            [user, old_hash, hash = r.hash](storage::Db& db) {
                 storage::Query q = db.query("UPDATE users SET password_hash = ?3 WHERE name = ?1 AND password_hash = ?2");
                 return q.bind(1, user).bind(2, old_hash).bind(3, hash).run();
             },
-            [user](const storage::Status& s) {
-                if (s) spdlog::info("password hash of user '{}' upgraded", user);
-                else spdlog::warn("cannot upgrade the password hash of user '{}': {}", user, s.message());
+            [st, user, old_hash, hash = std::move(r.hash)](const storage::Status& s) {
+                if (!s) return spdlog::warn("cannot upgrade the password hash of user '{}': {}", user, s.message());
+                if (st->alive) st->logins.password_upgraded(user, old_hash, hash);
+                spdlog::info("password hash of user '{}' upgraded", user);
             });
     });
     if (rc < 0) spdlog::warn("cannot upgrade the password hash of user '{}': {}", user, uv_strerror(rc));
 }
 
-// The store answered: decide, and check on the pool if there is something to check.
-void on_known(const StatePtr& st, const JobPtr& job, storage::Result<Known> known) {
-    if (!known)
-        return finish(st, job, refused(ReasonCode::ServerUnavailable, "cannot read the users table: " + known.error()));
+// A named CONNECT: decided from the in-memory users and bans, on the loop at once unless a
+// hash or a token is to be checked, which goes to the pool.
+void check(const StatePtr& st, core::Credentials& who, std::function<void(Verdict)>& done) {
     const uint64_t now_ms = st->clock.wall_ms();
-    const Known& k = known.value();
-    if (k.ban && k.ban->until_ms > now_ms) return finish(st, job, refused(ReasonCode::Banned, ban_sentence(*k.ban, now_ms)));
+    const std::string& username = *who.username;
+    if (const Logins::Ban* ban = st->logins.active_ban(username, now_ms))
+        return answer(who, done, refused(ReasonCode::Banned, ban_sentence(*ban, now_ms)));
 
-    const std::string& username = *job->who.username;
-    const bool has_password = job->who.password.has_value();
+    const Logins::User* user = st->logins.user(username);
+    const bool has_password = who.password.has_value();
     Claim claim;
     claim.has_username = true;
     claim.has_password = has_password;
-    claim.looks_like_jwt = has_password && auth::looks_like_jwt(*job->who.password);
-    claim.in_users_table = k.user.has_value();
+    claim.looks_like_jwt = has_password && auth::looks_like_jwt(*who.password);
+    claim.in_users_table = user != nullptr;
     claim.in_password_file = st->setup.password_file && st->setup.password_file->contains(username);
     const Plan plan = plan_check(claim, st->policy);
 
@@ -111,19 +113,26 @@ void on_known(const StatePtr& st, const JobPtr& job, storage::Result<Known> know
     req.username = username;
     switch (plan) {
         case Plan::AcceptAnonymous:
-        case Plan::AcceptUnknown: return finish(st, job, Verdict{});
-        case Plan::RefuseAnonymous: return finish(st, job, refused(ReasonCode::NotAuthorized, "anonymous not allowed"));
-        case Plan::RefuseNoPassword: return finish(st, job, refused(ReasonCode::BadUserNameOrPassword, "no password given"));
-        case Plan::RefuseUnknown: return finish(st, job, refused(ReasonCode::BadUserNameOrPassword, "unknown user"));
+        case Plan::AcceptUnknown: return answer(who, done, Verdict{});
+        case Plan::RefuseAnonymous: return answer(who, done, refused(ReasonCode::NotAuthorized, "anonymous not allowed"));
+        case Plan::RefuseNoPassword:
+            return answer(who, done, refused(ReasonCode::BadUserNameOrPassword, "no password given"));
+        case Plan::RefuseUnknown: return answer(who, done, refused(ReasonCode::BadUserNameOrPassword, "unknown user"));
         case Plan::Token:
             req.kind = auth::Request::Kind::Token;
             req.jwt = st->setup.jwt;
             req.now_unix = static_cast<int64_t>(now_ms / 1000);
             break;
-        case Plan::StoredHash:
+        case Plan::StoredHash: {
+            // A hash that cannot be read (none at all) matches no password: no need to pay
+            // for the pool to learn it (the pool's answer, word for word).
+            auth::ParsedHash parsed;
+            if (!auth::parse_password_hash(user->password_hash, parsed))
+                return answer(who, done, refused(ReasonCode::BadUserNameOrPassword, "bad user name or password"));
             req.kind = auth::Request::Kind::StoredHash;
-            req.stored_hash = k.user->password_hash;
+            req.stored_hash = user->password_hash;
             break;
+        }
         case Plan::PasswordFile:
             req.kind = auth::Request::Kind::PasswordFile;
             req.password_file = st->setup.password_file;
@@ -131,17 +140,17 @@ void on_known(const StatePtr& st, const JobPtr& job, storage::Result<Known> know
     }
     // The pool is the scarce part (0.1-0.2 s per hash): only what goes there is capped.
     if (st->in_flight >= st->max_in_flight)
-        return finish(st, job, refused(ReasonCode::ServerBusy, "too many logins being checked (max_pending_checks = " +
-                                                                   std::to_string(st->max_in_flight) + ")"));
+        return answer(who, done, refused(ReasonCode::ServerBusy, "too many logins being checked (max_pending_checks = " +
+                                                                     std::to_string(st->max_in_flight) + ")"));
     ++st->in_flight;
-    job->on_pool = true;
-    const bool admin = k.user && k.user->role == storage::Role::Admin;
+    const bool admin = user && user->role == storage::Role::Admin;
     // The password is kept past the check only when a weak stored hash will be replaced.
     std::optional<std::string> keep;
-    if (plan == Plan::StoredHash && auth::needs_rehash(req.stored_hash, st->hash_iterations)) keep = *job->who.password;
+    if (plan == Plan::StoredHash && auth::needs_rehash(req.stored_hash, st->hash_iterations)) keep = *who.password;
     std::string old_hash = plan == Plan::StoredHash ? req.stored_hash : std::string();
-    req.secret = std::move(*job->who.password);
-    wipe(job->who.password);
+    req.secret = std::move(*who.password);
+    wipe(who.password);
+    auto job = std::make_shared<Job>(Job{std::move(who), std::move(done)});
 
     int rc = auth::check_async(
         st->loop, std::move(req),
@@ -150,25 +159,26 @@ void on_known(const StatePtr& st, const JobPtr& job, storage::Result<Known> know
             if (!r.ok) {
                 wipe(keep);
                 const bool token = plan == Plan::Token;
-                return finish(st, job,
-                              refused(ReasonCode::BadUserNameOrPassword,
-                                      (token ? "token refused: " : "") +
-                                          (r.reason.empty() ? std::string("bad user name or password") : r.reason)));
+                return finish_pooled(st, job,
+                                     refused(ReasonCode::BadUserNameOrPassword,
+                                             (token ? "token refused: " : "") +
+                                                 (r.reason.empty() ? std::string("bad user name or password") : r.reason)));
             }
             if (keep) {
                 rehash(st, *job->who.username, std::move(*keep), std::move(old_hash));
                 wipe(keep);
             }
-            finish(st, job, Verdict{ReasonCode::Success, admin, {}});
+            finish_pooled(st, job, Verdict{ReasonCode::Success, admin, {}});
         });
-    if (rc < 0) finish(st, job, refused(ReasonCode::ServerUnavailable, std::string("cannot queue the check: ") + uv_strerror(rc)));
+    if (rc < 0)
+        finish_pooled(st, job, refused(ReasonCode::ServerUnavailable, std::string("cannot queue the check: ") + uv_strerror(rc)));
 }
 
 }  // namespace
 
 StoreIdentity::StoreIdentity(storage::SqliteStore& store, uv_loop_t* loop, const core::Clock& clock,
-                             GroupMembers groups, Contacts contacts)
-    : state_(std::make_shared<State>(store, loop, clock)),
+                             GroupMembers groups, Contacts contacts, Logins logins)
+    : state_(std::make_shared<State>(store, loop, clock, std::move(logins))),
       groups_(std::move(groups)),
       contacts_(std::move(contacts)) {}
 
@@ -198,24 +208,7 @@ void StoreIdentity::authenticate_in_loop(core::Credentials who, std::function<vo
         if (st.policy.allow_anonymous) return done(Verdict{});
         return done(refused(ReasonCode::NotAuthorized, "anonymous not allowed"));
     }
-    auto job = std::make_shared<Job>(Job{std::move(who), std::move(done)});
-    std::string user = *job->who.username;
-    StatePtr sp = state_;
-    st.store.read<Known>(
-        [user](storage::Db& db) -> storage::Result<Known> {
-            Known k;
-            auto ban = storage::bans::get(db, user);
-            if (!ban) return ban.status();
-            k.ban = std::move(ban.value());
-            auto row = storage::users::get(db, user);
-            if (!row) return row.status();
-            k.user = std::move(row.value());
-            return k;
-        },
-        [sp, job](storage::Result<Known> known) {
-            if (!sp->alive) return;
-            on_known(sp, job, std::move(known));
-        });
+    check(state_, who, done);
 }
 
 bool StoreIdentity::is_group_member(std::string_view group, std::string_view user) const {
@@ -243,6 +236,19 @@ void StoreIdentity::contact_removed_in_loop(const std::string& a, const std::str
 void StoreIdentity::user_deleted_in_loop(const std::string& user) {
     groups_.remove_user(user);
     contacts_.remove_user(user);
+    state_->logins.user_deleted(user);
 }
+
+void StoreIdentity::user_created_in_loop(const storage::UserRecord& user) { state_->logins.user_created(user); }
+
+void StoreIdentity::password_changed_in_loop(const std::string& user, const std::string& hash) {
+    state_->logins.password_changed(user, hash);
+}
+
+void StoreIdentity::user_banned_in_loop(const storage::BanRecord& ban) { state_->logins.banned(ban); }
+
+void StoreIdentity::user_unbanned_in_loop(const std::string& user) { state_->logins.unbanned(user); }
+
+const Logins& StoreIdentity::logins() const { return state_->logins; }
 
 }  // namespace herald::identity
