@@ -106,12 +106,6 @@ struct SavedSession {
     std::vector<SessionMessageRecord> messages;     // ordered by seq
 };
 
-// What the broker needs before it serves anyone (SqliteStore::open).
-struct StartState {
-    std::vector<RetainedRecord> retained;  // unexpired ones only
-    std::vector<SavedSession> sessions;
-};
-
 // --- for the streams and presence issue (SPEC 4, 5) ---
 
 struct StreamEntryRecord {
@@ -131,6 +125,19 @@ struct CursorRecord {
     std::string user;
     std::string client_id;
     uint64_t seq = 0;  // highest acknowledged
+};
+
+// Where the streams stand at start: each stream's last seq, and every device cursor.
+struct StreamsStart {
+    std::vector<std::pair<std::string, uint64_t>> last_seqs;  // (stream, highest seq ever given)
+    std::vector<CursorRecord> cursors;
+};
+
+// What the broker needs before it serves anyone (SqliteStore::open).
+struct StartState {
+    std::vector<RetainedRecord> retained;  // unexpired ones only
+    std::vector<SavedSession> sessions;
+    StreamsStart streams;
 };
 
 struct PresenceRecord {

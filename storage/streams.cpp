@@ -85,3 +85,38 @@ Result<std::vector<CursorRecord>> cursors_of(Db& db, std::string_view stream) {
 }
 
 }  // namespace herald::storage::streams
+
+namespace herald::storage::streams {
+
+Result<std::vector<StreamEntryRecord>> read_as_member(Db& db, std::string_view stream, std::string_view group,
+                                                      std::string_view member, uint64_t after_seq, size_t limit) {
+    Query j = db.query("SELECT joined_at FROM group_members WHERE group_name = ?1 AND user = ?2");
+    if (!j.bind(1, group).bind(2, member).next()) {
+        if (!j.status()) return j.status();
+        return std::vector<StreamEntryRecord>{};
+    }
+    const uint64_t joined_at = j.u64(0);
+    auto r = read(db, stream, after_seq, limit);
+    if (!r) return r;
+    std::vector<StreamEntryRecord>& entries = r.value();
+    // Entries before the join are skipped; the last one read still tells the reader how far
+    // this read went (its seq), so it keeps its place: mark them with an empty topic.
+    for (StreamEntryRecord& e : entries)
+        if (e.ts_ms < joined_at) e.topic.clear();
+    return r;
+}
+
+Result<StreamsStart> load_state(Db& db) {
+    StreamsStart out;
+    Query q = db.query(
+        "SELECT stream, max(seq) FROM (SELECT stream, seq FROM stream_entries "
+        "UNION ALL SELECT stream, seq FROM cursors) GROUP BY stream");
+    while (q.next()) out.last_seqs.emplace_back(q.text(0), q.u64(1));
+    if (!q.status()) return q.status();
+    Query c = db.query("SELECT stream, user, client_id, seq FROM cursors");
+    while (c.next()) out.cursors.push_back(CursorRecord{c.text(0), c.text(1), c.text(2), c.u64(3)});
+    if (!c.status()) return c.status();
+    return out;
+}
+
+}  // namespace herald::storage::streams

@@ -136,6 +136,13 @@ Status cursor_set(Db& db, const CursorRecord& cursor);
 Result<std::optional<uint64_t>> cursor_get(Db& db, std::string_view stream, std::string_view user,
                                            std::string_view client_id);
 Result<std::vector<CursorRecord>> cursors_of(Db& db, std::string_view stream);  // by user, client id
+// Entries of a group stream after `after_seq` that `member` may see: those stamped no earlier
+// than the member joined (SPEC 5: a new member starts after joining). Not a member: none.
+Result<std::vector<StreamEntryRecord>> read_as_member(Db& db, std::string_view stream, std::string_view group,
+                                                      std::string_view member, uint64_t after_seq, size_t limit);
+// Each stream's highest seq (of its entries or, when those were deleted, of its cursors: a seq
+// a device has passed is never given again) and every cursor: what core keeps in memory.
+Result<StreamsStart> load_state(Db& db);
 }  // namespace streams
 
 // presence.cpp: the last known presence of each user (SPEC 4; used by the presence issue).
