@@ -59,9 +59,11 @@ public:
     bool keeps_streams() const override { return true; }
     core::LoadedStreams streams_load() override;
     void stream_append(const std::string& stream, const core::Message& message, std::string_view sender,
-                       uint64_t ts_wall_ms) override;
+                       uint64_t ts_wall_ms, uint64_t expiry_at_mono_ms) override;
     void stream_cursor_set(const core::StreamCursor& cursor) override;
-    void stream_erase_through(const std::string& stream, uint64_t seq) override;
+    void stream_erase_through(const std::string& stream, uint64_t seq, core::StreamCountsDone done) override;
+    void stream_purge_expired(core::StreamCountsDone done) override;
+    void stream_drop_oldest(const std::string& stream, const std::string& sender, core::StreamCountsDone done) override;
     void stream_read(const std::string& stream, uint64_t after_seq, size_t limit, std::string member,
                      std::function<void(core::StreamRead)> done) override;
 

@@ -14,12 +14,14 @@ core::LoadedStreams CoreStore::streams_load() {
     out.cursors.reserve(streams_.cursors.size());
     for (CursorRecord& c : streams_.cursors)
         out.cursors.push_back(core::StreamCursor{std::move(c.stream), std::move(c.user), std::move(c.client_id), c.seq});
+    for (StreamCount& p : streams_.pending)
+        out.pending.push_back(core::StreamCount{std::move(p.stream), std::move(p.sender), p.count, p.bytes});
     streams_ = {};
     return out;
 }
 
 void CoreStore::stream_append(const std::string& stream, const core::Message& m, std::string_view sender,
-                              uint64_t ts_wall_ms) {
+                              uint64_t ts_wall_ms, uint64_t expiry_at_mono_ms) {
     StreamEntryRecord e;
     e.stream = stream;
     e.seq = m.stream_seq;
@@ -29,7 +31,7 @@ void CoreStore::stream_append(const std::string& stream, const core::Message& m,
     e.props = m.props;
     e.sender = std::string(sender);
     e.ts_ms = ts_wall_ms;
-    e.expiry_at_wall_ms = mono_to_wall(m.expiry_at_mono_ms, clock_);
+    e.expiry_at_wall_ms = mono_to_wall(expiry_at_mono_ms, clock_);
     store_.write([e = std::move(e)](Db& db) { return streams::append(db, e); });
 }
 
@@ -37,8 +39,36 @@ void CoreStore::stream_cursor_set(const core::StreamCursor& c) {
     store_.write([r = CursorRecord{c.stream, c.user, c.client_id, c.seq}](Db& db) { return streams::cursor_set(db, r); });
 }
 
-void CoreStore::stream_erase_through(const std::string& stream, uint64_t seq) {
-    store_.write([stream, seq](Db& db) { return streams::erase_through(db, stream, seq); });
+namespace {
+
+using Counts = std::vector<StreamCount>;
+
+// Hands what a deletion removed to core (nothing when it failed: the store logged it).
+ReadDone<Counts> counts_to_core(core::StreamCountsDone done) {
+    return [done = std::move(done)](Result<Counts> r) {
+        std::vector<core::StreamCount> out;
+        if (r.ok())
+            for (StreamCount& c : r.value())
+                out.push_back(core::StreamCount{std::move(c.stream), std::move(c.sender), c.count, c.bytes});
+        done(std::move(out));
+    };
+}
+
+}  // namespace
+
+void CoreStore::stream_erase_through(const std::string& stream, uint64_t seq, core::StreamCountsDone done) {
+    store_.read<Counts>([stream, seq](Db& db) { return streams::erase_through_counted(db, stream, seq); },
+                        counts_to_core(std::move(done)));
+}
+
+void CoreStore::stream_purge_expired(core::StreamCountsDone done) {
+    store_.read<Counts>([now = clock_.wall_ms()](Db& db) { return streams::purge_expired_counted(db, now); },
+                        counts_to_core(std::move(done)));
+}
+
+void CoreStore::stream_drop_oldest(const std::string& stream, const std::string& sender, core::StreamCountsDone done) {
+    store_.read<Counts>([stream, sender](Db& db) { return streams::drop_oldest(db, stream, sender); },
+                        counts_to_core(std::move(done)));
 }
 
 void CoreStore::stream_read(const std::string& stream, uint64_t after_seq, size_t limit, std::string member,

@@ -127,10 +127,19 @@ struct CursorRecord {
     uint64_t seq = 0;  // highest acknowledged
 };
 
-// Where the streams stand at start: each stream's last seq, and every device cursor.
+// Entries of one sender in one stream: what waits (at start), or what a deletion removed.
+struct StreamCount {
+    std::string stream;
+    std::string sender;
+    uint64_t count = 0;
+    uint64_t bytes = 0;  // payload bytes
+};
+
+// Where the streams stand at start: each stream's last seq, every device cursor, what waits.
 struct StreamsStart {
-    std::vector<std::pair<std::string, uint64_t>> last_seqs;  // (stream, highest seq ever given)
+    std::vector<std::pair<std::string, uint64_t>> last_seqs;  // (stream, highest seq given)
     std::vector<CursorRecord> cursors;
+    std::vector<StreamCount> pending;
 };
 
 // What the broker needs before it serves anyone (SqliteStore::open).

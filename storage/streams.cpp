@@ -116,7 +116,64 @@ Result<StreamsStart> load_state(Db& db) {
     Query c = db.query("SELECT stream, user, client_id, seq FROM cursors");
     while (c.next()) out.cursors.push_back(CursorRecord{c.text(0), c.text(1), c.text(2), c.u64(3)});
     if (!c.status()) return c.status();
+    Query p = db.query(
+        "SELECT stream, sender, count(*), sum(length(payload)) FROM stream_entries GROUP BY stream, sender");
+    while (p.next()) out.pending.push_back(StreamCount{p.text(0), p.text(1), p.u64(2), p.u64(3)});
+    if (!p.status()) return p.status();
     return out;
 }
+
+namespace {
+
+#define HERALD_COUNT_SQL(where) \
+    "SELECT stream, sender, count(*), sum(length(payload)) FROM stream_entries WHERE " where " GROUP BY stream, sender"
+#define HERALD_DELETE_SQL(where) "DELETE FROM stream_entries WHERE " where
+
+// Counts what a WHERE clause selects (per stream, sender), then deletes it: `count_sql` and
+// `delete_sql` are the two statements (literals: the statement cache is keyed by address),
+// both bound by `bind`.
+template <class Bind>
+Result<std::vector<StreamCount>> delete_counted(Db& db, const char* count_sql, const char* delete_sql, Bind bind) {
+    std::vector<StreamCount> out;
+    Query q = db.query(count_sql);
+    bind(q);
+    while (q.next()) out.push_back(StreamCount{q.text(0), q.text(1), q.u64(2), q.u64(3)});
+    if (!q.status()) return q.status();
+    if (out.empty()) return out;
+    Query d = db.query(delete_sql);
+    bind(d);
+    if (Status s = d.run(); !s) return s;
+    return out;
+}
+
+}  // namespace
+
+Result<std::vector<StreamCount>> erase_through_counted(Db& db, std::string_view stream, uint64_t seq) {
+    return delete_counted(db, HERALD_COUNT_SQL("stream = ?1 AND seq <= ?2"), HERALD_DELETE_SQL("stream = ?1 AND seq <= ?2"),
+                          [&](Query& q) { q.bind(1, stream).bind(2, seq); });
+}
+
+Result<std::vector<StreamCount>> purge_expired_counted(Db& db, uint64_t now_ms) {
+    return delete_counted(db, HERALD_COUNT_SQL("expiry_at_wall_ms > 0 AND expiry_at_wall_ms <= ?1"),
+                          HERALD_DELETE_SQL("expiry_at_wall_ms > 0 AND expiry_at_wall_ms <= ?1"),
+                          [&](Query& q) { q.bind(1, now_ms); });
+}
+
+Result<std::vector<StreamCount>> drop_oldest(Db& db, std::string_view stream, std::string_view sender) {
+    Query q = sender.empty() ? db.query("SELECT min(seq) FROM stream_entries WHERE stream = ?1")
+                             : db.query("SELECT min(seq) FROM stream_entries WHERE stream = ?1 AND sender = ?2");
+    q.bind(1, stream);
+    if (!sender.empty()) q.bind(2, sender);
+    if (!q.next() || q.is_null(0)) {
+        if (!q.status()) return q.status();
+        return std::vector<StreamCount>{};
+    }
+    const uint64_t seq = q.u64(0);
+    return delete_counted(db, HERALD_COUNT_SQL("stream = ?1 AND seq = ?2"), HERALD_DELETE_SQL("stream = ?1 AND seq = ?2"),
+                          [&](Query& d) { d.bind(1, stream).bind(2, seq); });
+}
+
+#undef HERALD_COUNT_SQL
+#undef HERALD_DELETE_SQL
 
 }  // namespace herald::storage::streams

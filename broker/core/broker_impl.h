@@ -384,7 +384,9 @@ struct Broker::Impl {
     void stream_read_next(Session& s, StreamReader& r);
     void stream_read_done(uint64_t session_id, uint64_t reader_id, StreamRead result);
     void streams_room(Session& s);  // the session's queue drained: readers waiting read on
-    void streams_tick();
+    void streams_tick(uint64_t now);
+    void streams_retention(uint64_t now);
+    void streams_removed(const std::vector<StreamCount>& removed);  // deleted: counts follow
 
     // --- sys_topics.cpp ---
     void publish_sys(uint64_t now);

@@ -173,7 +173,7 @@ void Broker::Impl::handle_publish(Client& c, mqtt::Publish& p) {
     // SPEC 5: users/{to}/... and groups/{g}/... (first byte first: plain topics pay one test).
     if ((m->topic[0] == 'u' || m->topic[0] == 'g') && stream_state.enabled) {
         if (const std::string_view key = stream_key(m->topic); !key.empty()) {
-            if (p.qos == 0) {
+            if (p.qos == 0 || p.retain) {  // live (or retained) only: not in the stream
                 stream_stamp(*m, 0, clock.wall_ms());
             } else if (const ReasonCode rc = stream_append(s, *m, key); rc != ReasonCode::Success) {
                 stats.publish_dropped++;

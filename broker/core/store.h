@@ -74,9 +74,19 @@ struct StreamCursor {
     uint64_t seq = 0;  // highest acknowledged
 };
 
+// Entries of one sender in one stream: what waits at start, or what a deletion removed.
+struct StreamCount {
+    std::string stream;
+    std::string sender;
+    uint64_t count = 0;
+    uint64_t bytes = 0;  // payload bytes
+};
+using StreamCountsDone = std::function<void(std::vector<StreamCount>)>;
+
 struct LoadedStreams {
     std::vector<std::pair<std::string, uint64_t>> last_seqs;  // (stream, highest seq given)
     std::vector<StreamCursor> cursors;
+    std::vector<StreamCount> pending;
 };
 
 // What a stream read hands back: the entries after the asked seq, oldest first, as messages
@@ -126,14 +136,24 @@ public:
     // Where the streams stood at start; called once.
     virtual LoadedStreams streams_load() { return {}; }
     // Appends `message` (stream_seq set by core) to `stream`, from user `sender`, stamped
-    // `ts_wall_ms`. Written like the rest: after_commit() waits for it.
+    // `ts_wall_ms`, kept until `expiry_at_mono_ms` (0: for ever). Written like the rest:
+    // after_commit() waits for it.
     virtual void stream_append(const std::string& stream, const Message& message, std::string_view sender,
-                               uint64_t ts_wall_ms) {
-        (void)stream, (void)message, (void)sender, (void)ts_wall_ms;
+                               uint64_t ts_wall_ms, uint64_t expiry_at_mono_ms) {
+        (void)stream, (void)message, (void)sender, (void)ts_wall_ms, (void)expiry_at_mono_ms;
     }
     virtual void stream_cursor_set(const StreamCursor& cursor) { (void)cursor; }
-    // Deletes the entries of `stream` up to and including `seq` (every reader passed them).
-    virtual void stream_erase_through(const std::string& stream, uint64_t seq) { (void)stream, (void)seq; }
+    // Deletions; `done` (on the loop) gets what was deleted, per stream and sender:
+    // the entries of `stream` up to and including `seq` (every reader passed them);
+    virtual void stream_erase_through(const std::string& stream, uint64_t seq, StreamCountsDone done) {
+        (void)stream, (void)seq, (void)done;
+    }
+    // the expired entries of every stream;
+    virtual void stream_purge_expired(StreamCountsDone done) { (void)done; }
+    // the oldest entry of `stream` (of `sender`, if not empty).
+    virtual void stream_drop_oldest(const std::string& stream, const std::string& sender, StreamCountsDone done) {
+        (void)stream, (void)sender, (void)done;
+    }
     // Reads up to `limit` entries after `after_seq`, off the loop; `done` runs on the loop.
     // `member` non-empty (group streams): only entries from after that user joined the group.
     virtual void stream_read(const std::string& stream, uint64_t after_seq, size_t limit, std::string member,

@@ -135,7 +135,8 @@ void Broker::Impl::streams_room(Session& s) {
     }
 }
 
-void Broker::Impl::streams_tick() {
+void Broker::Impl::streams_tick(uint64_t now) {
+    streams_retention(now);
     if (stream_state.waiting_room == 0) return;
     std::vector<uint64_t> ids;
     for (const auto& [sid, list] : stream_state.readers)
@@ -147,6 +148,36 @@ void Broker::Impl::streams_tick() {
     for (uint64_t sid : ids)
         if (Session* s = session_by_id(sid); s && s->client && s->client->state == ClientState::Active)
             streams_room(*s);
+}
+
+// Retention (SPEC 5): entries every device with a cursor has passed are deleted (a few
+// streams per tick, those whose cursors moved), and expired ones every few seconds.
+void Broker::Impl::streams_retention(uint64_t now) {
+    auto removed = [this, alive = std::weak_ptr<char>(life)](bool expired) {
+        return [this, alive, expired](std::vector<StreamCount> gone) {
+            if (alive.expired()) return;
+            for (const StreamCount& c : gone) (expired ? stream_state.expired : stream_state.deleted) += c.count;
+            streams_removed(gone);
+        };
+    };
+    std::vector<std::string> due;
+    due.swap(stream_state.retention_due);
+    for (const std::string& key : due) {
+        auto it = stream_state.streams.find(key);
+        if (it == stream_state.streams.end()) continue;
+        StreamInfo& info = it->second;
+        info.retention_due = false;
+        if (info.cursors.empty()) continue;
+        uint64_t passed = UINT64_MAX;
+        for (const auto& [device, seq] : info.cursors) passed = std::min(passed, seq);
+        if (passed <= info.erased_through) continue;
+        info.erased_through = passed;
+        store.stream_erase_through(key, passed, removed(false));
+    }
+    if (now >= stream_state.next_purge_ms) {
+        stream_state.next_purge_ms = now + 5000;
+        store.stream_purge_expired(removed(true));
+    }
 }
 
 }  // namespace herald::core

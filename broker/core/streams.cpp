@@ -20,6 +20,9 @@
 //   the member's join time: entries stamped before the user joined are skipped.
 // - A group stream is known to a device subscribed with a wildcard group level (groups/+/#)
 //   once it has an entry; a concrete filter (groups/devs/#) makes it known at once.
+// - A retained PUBLISH to a stream topic is the topic's retained message, as in plain MQTT,
+//   and is not appended to the stream (else a subscriber would get it twice: retained, and
+//   replayed); like QoS 0 it gets only `ts`.
 // - The sender of a stream message is acked Success (not 0x10) even when nobody is subscribed:
 //   the message is stored for its readers.
 #include <spdlog/spdlog.h>
@@ -81,6 +84,17 @@ uint64_t StreamInfo::user_max_cursor(std::string_view user) const {
     return best;
 }
 
+StreamLimit stream_limit(const StreamInfo& info, std::string_view sender, uint64_t size, uint64_t max_pending,
+                         uint64_t max_pending_bytes, uint64_t max_per_conversation) {
+    if (max_per_conversation) {
+        auto it = info.per_sender.find(std::string(sender));
+        if (it != info.per_sender.end() && it->second >= max_per_conversation) return StreamLimit::Conversation;
+    }
+    if (max_pending && info.pending >= max_pending) return StreamLimit::Pending;
+    if (max_pending_bytes && info.pending_bytes + size > max_pending_bytes) return StreamLimit::PendingBytes;
+    return StreamLimit::None;
+}
+
 LiveStep live_step(const StreamReader& r, uint64_t seq) {
     if (seq <= r.delivered) return LiveStep::Skip;
     if (r.replaying) return LiveStep::Skip;  // the running replay reads it from the store
@@ -100,6 +114,12 @@ void Broker::Impl::streams_restore() {
         info.cursors[device_key(c.user, c.client_id)] = c.seq;
         info.last_seq = std::max(info.last_seq, c.seq);
     }
+    for (StreamCount& p : loaded.pending) {
+        StreamInfo& info = stream_state.streams[p.stream];
+        info.pending += p.count;
+        info.pending_bytes += p.bytes;
+        info.per_sender[p.sender] += p.count;
+    }
     if (!loaded.last_seqs.empty())
         spdlog::info("streams: {} streams, {} device cursors", stream_state.streams.size(), loaded.cursors.size());
 }
@@ -114,14 +134,66 @@ void Broker::Impl::stream_stamp(Message& m, uint64_t seq, uint64_t ts_wall_ms) {
 }
 
 mqtt::ReasonCode Broker::Impl::stream_append(Session& s, Message& m, std::string_view key) {
-    StreamInfo& info = stream_state.streams[std::string(key)];
+    const std::string stream(key);
+    StreamInfo& info = stream_state.streams[stream];
+    const std::string_view sender = user_of(s);
+    const uint64_t size = m.payload->size();
+    if (key.starts_with("users/")) {  // the limits are per user and per conversation (SPEC 5)
+        const StreamLimit limit = stream_limit(info, sender, size, config.streams_max_pending,
+                                               config.streams_max_pending_bytes, config.streams_max_per_conversation);
+        if (limit != StreamLimit::None) {
+            const char* what = limit == StreamLimit::Conversation ? "max_per_conversation"
+                               : limit == StreamLimit::Pending    ? "max_pending"
+                                                                  : "max_pending_bytes";
+            // Logged at info once per 1000 (a full inbox under load would flood the log).
+            const auto level = (stream_state.rejected + stream_state.dropped) % 1000 == 0 ? spdlog::level::info
+                                                                                          : spdlog::level::debug;
+            if (config.streams_policy != "drop_oldest") {
+                stream_state.rejected++;
+                spdlog::log(level, "stream {}: message from {} refused, streams.{} reached ({} so far)", printable(stream),
+                             printable(sender), what, stream_state.rejected);
+                return mqtt::ReasonCode::QuotaExceeded;
+            }
+            stream_state.dropped++;
+            spdlog::log(level, "stream {}: oldest message{} dropped, streams.{} reached ({} so far)", printable(stream),
+                       limit == StreamLimit::Conversation ? " from " + printable(sender) : std::string(), what,
+                       stream_state.dropped);
+            store.stream_drop_oldest(stream, limit == StreamLimit::Conversation ? std::string(sender) : std::string(),
+                                     [this, alive = std::weak_ptr<char>(life)](std::vector<StreamCount> removed) {
+                                         if (!alive.expired()) streams_removed(removed);
+                                     });
+        }
+    }
     m.stream_seq = ++info.last_seq;
     const uint64_t ts = clock.wall_ms();
     stream_stamp(m, m.stream_seq, ts);
-    store.stream_append(std::string(key), m, user_of(s), ts);
+    // Kept until the sooner of its message expiry and streams.ttl.
+    uint64_t expiry = m.expiry_at_mono_ms;
+    if (config.streams_ttl) {
+        const uint64_t ttl_at = clock.mono_ms() + uint64_t(config.streams_ttl) * 1000;
+        expiry = expiry ? std::min(expiry, ttl_at) : ttl_at;
+    }
+    store.stream_append(stream, m, sender, ts, expiry);
     ++store_writes;  // the sender's ack waits for the commit (held_acks.cpp)
+    info.pending++;
+    info.pending_bytes += size;
+    info.per_sender[std::string(sender)]++;
     stream_state.appended++;
     return mqtt::ReasonCode::Success;
+}
+
+void Broker::Impl::streams_removed(const std::vector<StreamCount>& removed) {
+    for (const StreamCount& c : removed) {
+        auto it = stream_state.streams.find(c.stream);
+        if (it == stream_state.streams.end()) continue;
+        StreamInfo& info = it->second;
+        info.pending -= std::min(info.pending, c.count);
+        info.pending_bytes -= std::min(info.pending_bytes, c.bytes);
+        if (auto s = info.per_sender.find(c.sender); s != info.per_sender.end()) {
+            s->second -= std::min(s->second, c.count);
+            if (s->second == 0) info.per_sender.erase(s);
+        }
+    }
 }
 
 StreamReader* Broker::Impl::stream_reader(const Session& s, std::string_view key) {
@@ -174,6 +246,10 @@ void Broker::Impl::stream_acked(Session& s, const Message& m) {
     r->acked = seq;
     StreamInfo& info = stream_state.streams[r->stream];
     info.cursors[device_key(*s.username, s.client_id)] = seq;
+    if (!info.retention_due) {  // streams_tick() deletes what every device has passed
+        info.retention_due = true;
+        stream_state.retention_due.push_back(r->stream);
+    }
     store.stream_cursor_set(StreamCursor{r->stream, s.username->str(), s.client_id.str(), seq});
 }
 

@@ -41,6 +41,12 @@ inline std::string device_key(std::string_view user, std::string_view client_id)
 struct StreamInfo {
     uint64_t last_seq = 0;  // the highest seq given (the next entry gets last_seq + 1)
     std::unordered_map<std::string, uint64_t> cursors;  // device_key -> highest acked seq
+    // What waits in the store (for the limits; deletions report back what they removed).
+    uint64_t pending = 0;
+    uint64_t pending_bytes = 0;
+    std::unordered_map<std::string, uint64_t> per_sender;  // entries waiting per sender
+    uint64_t erased_through = 0;  // entries up to here were deleted: every device passed them
+    bool retention_due = false;   // a cursor moved: listed in StreamsState::retention_due
     // The highest cursor among `user`'s devices (0: none), where a new device starts.
     uint64_t user_max_cursor(std::string_view user) const;
 };
@@ -74,9 +80,16 @@ struct StreamsState {
     std::unordered_map<uint64_t, std::vector<StreamReader>> readers;  // by session id
     size_t waiting_room = 0;  // readers with waiting_room set (0: acks skip the check)
     uint64_t next_reader_id = 1;
+    std::vector<std::string> retention_due;  // streams whose cursors moved since the last tick
+    uint64_t next_purge_ms = 0;              // expired entries are deleted every few seconds
     // $SYS/herald/streams/... counters.
-    uint64_t appended = 0, replayed = 0, rejected = 0, dropped = 0;
+    uint64_t appended = 0, replayed = 0, rejected = 0, dropped = 0, expired = 0, deleted = 0;
 };
+
+// Which limit a new entry of `size` payload bytes from `sender` would break (pure).
+enum class StreamLimit : uint8_t { None, Conversation, Pending, PendingBytes };
+StreamLimit stream_limit(const StreamInfo& info, std::string_view sender, uint64_t size, uint64_t max_pending,
+                         uint64_t max_pending_bytes, uint64_t max_per_conversation);
 
 // Entries read from the store per request: a page, well under max_queued_messages.
 inline constexpr size_t kReplayPage = 100;

@@ -101,7 +101,6 @@ void Broker::Impl::send_retained(Session& s, std::string_view filter, uint8_t gr
     std::span<const uint32_t> ids;
     if (subscription_id) ids = std::span<const uint32_t>(&subscription_id, 1);
     for (const auto& m : found) {
-        if (m->stream_seq) continue;  // a stream entry: its stream delivers it (stream_replay.cpp)
         if (!read_allowed(s, m->topic)) continue;
         offer(s, m, granted_qos, true, ids);
     }

@@ -191,7 +191,7 @@ def test_new_group_member_starts_after_joining(make_broker):
 
 @pytest.mark.parametrize("version", VERSION_PARAMS)
 def test_replay_while_new_messages_arrive_no_gap_no_duplicate(make_broker, version):
-    b = make_broker()
+    b = make_broker("[streams]\nmax_pending = 0\n")
     assert visit(b, "alice", "alice-phone", "users/alice/#", 0, version) == []
     bob = sender(b, "bob")
     N, M = 1500, 500
@@ -229,6 +229,91 @@ def test_disconnect_mid_replay_resumes_after_last_acknowledged(make_broker):
     r.close()
     # r0..r2 acknowledged: the device resumes at r3.
     assert visit(b, "alice", "alice-raw", "users/alice/#", 7) == [f"r{i}" for i in range(3, 10)]
+
+
+# ---------------------------------------------------------------- limits and retention
+
+@pytest.mark.parametrize("version", VERSION_PARAMS)
+def test_conversation_cap_reject_new(make_broker, version):
+    b = make_broker('[streams]\nmax_per_conversation = 3\npolicy = "reject_new"\n')
+    assert visit(b, "alice", "alice-phone", "users/alice/#", 0) == []
+    bob = sender(b, "bob", version)
+    codes = [bob.publish("users/alice/bob", f"m{i}", qos=1) for i in range(5)]
+    assert codes == [0, 0, 0] + ([0x97, 0x97] if version == V5 else [0, 0])
+    carol = sender(b, "carol", version)
+    assert carol.publish("users/alice/carol", "c0", qos=1) == 0  # another conversation
+    assert sorted(visit(b, "alice", "alice-phone", "users/alice/#", 4)) == ["c0", "m0", "m1", "m2"]
+    # Read (and deleted once every device passed it): the conversation has room again.
+    wait_until(lambda: bob.publish("users/alice/bob", "again", qos=1) == 0, timeout=10, interval=0.2,
+               what="room in the conversation")
+
+
+@pytest.mark.parametrize("version", VERSION_PARAMS)
+def test_conversation_cap_drop_oldest(make_broker, version):
+    b = make_broker('[streams]\nmax_per_conversation = 3\npolicy = "drop_oldest"\n')
+    assert visit(b, "alice", "alice-phone", "users/alice/#", 0) == []
+    bob = sender(b, "bob", version)
+    assert [bob.publish("users/alice/bob", f"m{i}", qos=1) for i in range(5)] == [0] * 5
+    assert visit(b, "alice", "alice-phone", "users/alice/#", 3) == ["m2", "m3", "m4"]
+    s = device(b, "watch", "sys-watch")
+    s.subscribe("$SYS/herald/streams/dropped", qos=0)
+    assert s.expect_message(timeout=5).payload == b"2"
+
+
+def test_ttl_and_message_expiry(make_broker):
+    b = make_broker('[streams]\nttl = "2s"\n')
+    assert visit(b, "alice", "alice-phone", "users/alice/#", 0) == []
+    bob = sender(b, "bob")
+    bob.publish("users/alice/bob", "short", qos=1, properties={"MessageExpiryInterval": 1})
+    bob.publish("users/alice/bob", "ttl", qos=1)
+    time.sleep(1.5)  # past the message expiry, not the ttl
+    c = device(b, "alice", "alice-phone")
+    c.subscribe("users/alice/#", qos=1)
+    m = c.expect_message()
+    assert m.payload == b"ttl"
+    assert 0 < prop(m.properties, "MessageExpiryInterval") <= 1  # what remains of the 2 s ttl
+    c.expect_no_message(timeout=0.5)
+    c.disconnect()
+    bob.publish("users/alice/bob", "late", qos=1, properties={"MessageExpiryInterval": 60})
+    time.sleep(2.5)  # past the ttl
+    assert visit(b, "alice", "alice-phone", "users/alice/#", 0) == []
+
+
+def test_remaining_message_expiry_is_sent_on_replay(make_broker):
+    b = make_broker('[streams]\nttl = 0\n')
+    assert visit(b, "alice", "alice-phone", "users/alice/#", 0) == []
+    bob = sender(b, "bob")
+    bob.publish("users/alice/bob", "e", qos=1, properties={"MessageExpiryInterval": 60})
+    bob.publish("users/alice/bob", "forever", qos=1)
+    c = device(b, "alice", "alice-phone")
+    c.subscribe("users/alice/#", qos=1)
+    first, second = c.expect_messages(2)
+    assert first.payload == b"e" and 50 <= prop(first.properties, "MessageExpiryInterval") <= 60
+    assert second.payload == b"forever" and prop(second.properties, "MessageExpiryInterval") is None
+
+
+def test_entries_every_device_passed_are_deleted(make_broker):
+    b = make_broker()
+    for d in ("phone", "laptop"):
+        assert visit(b, "alice", f"alice-{d}", "users/alice/#", 0) == []
+    bob = sender(b, "bob")
+    for i in range(4):
+        bob.publish("users/alice/bob", f"m{i}", qos=1)
+    s = device(b, "watch", "sys-watch")
+    s.subscribe("$SYS/herald/streams/pending", qos=0)
+
+    def pending_is(value):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if s.expect_message(timeout=5).payload == str(value).encode():
+                return
+        raise AssertionError(f"$SYS/herald/streams/pending never {value}")
+
+    pending_is(4)
+    assert len(visit(b, "alice", "alice-phone", "users/alice/#", 4)) == 4
+    pending_is(4)  # the laptop has not read them
+    assert len(visit(b, "alice", "alice-laptop", "users/alice/#", 4)) == 4
+    pending_is(0)
 
 
 # ---------------------------------------------------------------- durability
