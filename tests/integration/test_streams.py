@@ -362,3 +362,24 @@ def test_kill_9_every_acknowledged_stream_message_is_delivered_once(make_broker,
             assert got == sorted(got), "out of order"
             assert set(want) <= set(got), f"{u}-{d}: acknowledged messages lost"
             assert set(got) <= set(range(N))
+
+
+# ---------------------------------------------------------------- admin
+
+def test_get_stream_stats_and_herald_pending(make_broker):
+    from test_admin import herald
+    b = make_broker(env=ADMIN_ENV)
+    adm = Admin(b)
+    assert visit(b, "alice", "alice-phone", "users/alice/#", 0) == []
+    bob, carol = sender(b, "bob"), sender(b, "carol")
+    for i in range(2):
+        bob.publish("users/alice/bob", f"b{i}", qos=1)
+    carol.publish("users/alice/carol", "c0!", qos=1)
+    d = adm.ok({"command": "getStreamStats", "user": "alice"})
+    assert d["user"] == "alice" and d["pending"] == 3 and d["bytes"] == 2 + 2 + 3
+    assert [(c["from"], c["pending"]) for c in d["conversations"]] == [("bob", 2), ("carol", 1)]
+    assert d["devices"] == [{"clientId": "alice-phone", "cursor": 0}]
+    out = herald(b, "pending", "alice")
+    assert out.returncode == 0, out
+    assert "alice: 3 waiting" in out.stdout and "from bob" in out.stdout and "alice-phone" in out.stdout
+    assert "user" in adm.error({"command": "getStreamStats", "user": "bad/name"})
