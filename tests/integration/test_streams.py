@@ -364,6 +364,49 @@ def test_kill_9_every_acknowledged_stream_message_is_delivered_once(make_broker,
             assert set(got) <= set(range(N))
 
 
+@pytest.mark.parametrize("kill_after", [1, 400])
+def test_kill_9_group_stream_every_acknowledged_message_once_per_device(make_broker, tmp_path, kill_after):
+    cfg = (f'data_dir = "{tmp_path / "gdata"}"\nallow_anonymous = false\nconnect_timeout = "60s"\n'
+           '[streams]\nmax_pending = 0\n')
+    b1 = make_broker(cfg, env=ADMIN_ENV)
+    adm = Admin(b1)
+    cmds = [{"command": "createUser", "user": u, "password": f"{u}-pw"} for u in ("ann", "ben")]
+    cmds += [{"command": "createGroup", "group": "devs"}]
+    cmds += [{"command": "addGroupMember", "group": "devs", "user": u} for u in ("ann", "ben")]
+    for answer in adm.run(*cmds, timeout=60):
+        assert "error" not in answer, answer
+    for u in ("ann", "ben"):
+        for d in ("a", "b"):
+            assert visit(b1, u, f"{u}-{d}", "groups/devs/#", 0, password=f"{u}-pw") == []
+    p = Client(b1, V5, client_id="ann-pub", username="ann", password="ann-pw")
+    p._c.max_inflight_messages_set(100)
+    p.connect(timeout=30)
+    N = 800
+    index_of_mid = {}
+    for i in range(N):
+        index_of_mid[p._c.publish("groups/devs/ann", str(i).encode(), qos=1).mid] = i
+    wait_until(lambda: len(acks_of(p)) >= kill_after, timeout=60, interval=0.002, what="PUBACKs")
+    b1.stop(signal.SIGKILL)
+    p.wait_disconnect()
+    acked = {index_of_mid[mid] for mid, rc in acks_of(p).items() if rc == 0}
+    assert len(acked) >= kill_after
+    b2 = make_broker(cfg, env=ADMIN_ENV)
+    for u in ("ann", "ben"):
+        for d in ("a", "b"):
+            c = device(b2, u, f"{u}-{d}", password=f"{u}-pw")
+            c.subscribe("groups/devs/#", qos=1)
+            got = []
+            while True:
+                try:
+                    got.append(int(c.messages.get(timeout=1.5).payload))
+                except Exception:
+                    break
+            c.disconnect()
+            assert len(got) == len(set(got)), f"{u}-{d}: a message delivered twice"
+            assert got == sorted(got), f"{u}-{d}: out of order"
+            assert acked <= set(got), f"{u}-{d}: acknowledged messages lost"
+
+
 # ---------------------------------------------------------------- admin
 
 def test_get_stream_stats_and_herald_pending(make_broker):
