@@ -61,6 +61,7 @@ public:
     void stream_append(const std::string& stream, const core::Message& message, std::string_view sender,
                        uint64_t ts_wall_ms, uint64_t expiry_at_mono_ms) override;
     void stream_cursor_set(const core::StreamCursor& cursor) override;
+    void stream_device_seen(const std::string& user, const std::string& client_id, uint64_t wall_ms) override;
     void stream_erase_through(const std::string& stream, uint64_t seq, core::StreamCountsDone done) override;
     void stream_purge_expired(core::StreamCountsDone done) override;
     void stream_drop_oldest(const std::string& stream, const std::string& sender, core::StreamCountsDone done) override;

@@ -14,6 +14,8 @@ core::LoadedStreams CoreStore::streams_load() {
     out.cursors.reserve(streams_.cursors.size());
     for (CursorRecord& c : streams_.cursors)
         out.cursors.push_back(core::StreamCursor{std::move(c.stream), std::move(c.user), std::move(c.client_id), c.seq});
+    for (DeviceRecord& d : streams_.devices)
+        out.devices_seen.push_back(core::StreamCursor{{}, std::move(d.user), std::move(d.client_id), d.last_seen_ms});
     for (StreamCount& p : streams_.pending)
         out.pending.push_back(core::StreamCount{std::move(p.stream), std::move(p.sender), p.count, p.bytes});
     streams_ = {};
@@ -33,6 +35,10 @@ void CoreStore::stream_append(const std::string& stream, const core::Message& m,
     e.ts_ms = ts_wall_ms;
     e.expiry_at_wall_ms = mono_to_wall(expiry_at_mono_ms, clock_);
     store_.write([e = std::move(e)](Db& db) { return streams::append(db, e); });
+}
+
+void CoreStore::stream_device_seen(const std::string& user, const std::string& client_id, uint64_t wall_ms) {
+    store_.device_seen(DeviceRecord{user, client_id, wall_ms});
 }
 
 void CoreStore::stream_cursor_set(const core::StreamCursor& c) {

@@ -140,6 +140,7 @@ struct StreamsStart {
     std::vector<std::pair<std::string, uint64_t>> last_seqs;  // (stream, highest seq given)
     std::vector<CursorRecord> cursors;
     std::vector<StreamCount> pending;
+    std::vector<DeviceRecord> devices;  // when each device was last seen (device_expiry)
 };
 
 // What the broker needs before it serves anyone (SqliteStore::open).

@@ -120,6 +120,9 @@ Result<StreamsStart> load_state(Db& db) {
         "SELECT stream, sender, count(*), sum(length(payload)) FROM stream_entries GROUP BY stream, sender");
     while (p.next()) out.pending.push_back(StreamCount{p.text(0), p.text(1), p.u64(2), p.u64(3)});
     if (!p.status()) return p.status();
+    Query d = db.query("SELECT user, client_id, last_seen_ms FROM devices");
+    while (d.next()) out.devices.push_back(DeviceRecord{d.text(0), d.text(1), d.u64(2)});
+    if (!d.status()) return d.status();
     return out;
 }
 

@@ -387,6 +387,8 @@ struct Broker::Impl {
     void streams_tick(uint64_t now);
     void streams_retention(uint64_t now);
     void streams_removed(const std::vector<StreamCount>& removed);  // deleted: counts follow
+    void stream_device_seen(const Session& s);                       // now, in memory and stored
+    bool device_reading(const std::string& device) const;
 
     // --- sys_topics.cpp ---
     void publish_sys(uint64_t now);

@@ -87,6 +87,7 @@ struct LoadedStreams {
     std::vector<std::pair<std::string, uint64_t>> last_seqs;  // (stream, highest seq given)
     std::vector<StreamCursor> cursors;
     std::vector<StreamCount> pending;
+    std::vector<StreamCursor> devices_seen;  // stream empty; seq = when last seen, wall-clock ms
 };
 
 // What a stream read hands back: the entries after the asked seq, oldest first, as messages
@@ -143,6 +144,10 @@ public:
         (void)stream, (void)message, (void)sender, (void)ts_wall_ms, (void)expiry_at_mono_ms;
     }
     virtual void stream_cursor_set(const StreamCursor& cursor) { (void)cursor; }
+    // A device that reads streams was seen (connected or left) at `wall_ms`.
+    virtual void stream_device_seen(const std::string& user, const std::string& client_id, uint64_t wall_ms) {
+        (void)user, (void)client_id, (void)wall_ms;
+    }
     // Deletions; `done` (on the loop) gets what was deleted, per stream and sender:
     // the entries of `stream` up to and including `seq` (every reader passed them);
     virtual void stream_erase_through(const std::string& stream, uint64_t seq, StreamCountsDone done) {

@@ -55,6 +55,7 @@ StreamReader* Broker::Impl::stream_open_reader(Session& s, std::string_view key,
     for (const InflightEntry& e : s.inflight) held(e.delivery);
     for (const Delivery& d : s.queue) held(d);
     auto& list = stream_state.readers[s.id];
+    if (list.empty()) stream_device_seen(s);  // its first reader on this connection
     list.push_back(std::move(r));
     StreamReader& added = list.back();
     if (added.delivered < info.last_seq) {
@@ -150,6 +151,15 @@ void Broker::Impl::streams_tick(uint64_t now) {
             streams_room(*s);
 }
 
+// Is the device of `key` (device_key) connected and reading a stream? (Only asked for devices
+// past their expiry, which are rarely connected.)
+bool Broker::Impl::device_reading(const std::string& key) const {
+    const size_t zero = key.find('\0');
+    const Session* s = sessions.find(std::string_view(key).substr(zero + 1));
+    return s && s->client && s->username && *s->username == std::string_view(key).substr(0, zero) &&
+           stream_state.readers.count(s->id);
+}
+
 // Retention (SPEC 5): entries every device with a cursor has passed are deleted (a few
 // streams per tick, those whose cursors moved), and expired ones every few seconds.
 void Broker::Impl::streams_retention(uint64_t now) {
@@ -168,9 +178,20 @@ void Broker::Impl::streams_retention(uint64_t now) {
         StreamInfo& info = it->second;
         info.retention_due = false;
         if (info.cursors.empty()) continue;
+        // Devices not seen within streams.device_expiry hold nothing back (a device reading
+        // now was seen when its reader opened; the check is against that).
+        const uint64_t wall = clock.wall_ms();
+        const uint64_t expiry_ms = uint64_t(config.streams_device_expiry) * 1000;
         uint64_t passed = UINT64_MAX;
-        for (const auto& [device, seq] : info.cursors) passed = std::min(passed, seq);
-        if (passed <= info.erased_through) continue;
+        for (const auto& [device, seq] : info.cursors) {
+            if (expiry_ms) {
+                auto seen = stream_state.device_seen.find(device);
+                if (seen != stream_state.device_seen.end() && seen->second + expiry_ms < wall && !device_reading(device))
+                    continue;
+            }
+            passed = std::min(passed, seq);
+        }
+        if (passed == UINT64_MAX || passed <= info.erased_through) continue;
         info.erased_through = passed;
         store.stream_erase_through(key, passed, removed(false));
     }

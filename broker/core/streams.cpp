@@ -114,6 +114,7 @@ void Broker::Impl::streams_restore() {
         info.cursors[device_key(c.user, c.client_id)] = c.seq;
         info.last_seq = std::max(info.last_seq, c.seq);
     }
+    for (StreamCursor& d : loaded.devices_seen) stream_state.device_seen[device_key(d.user, d.client_id)] = d.seq;
     for (StreamCount& p : loaded.pending) {
         StreamInfo& info = stream_state.streams[p.stream];
         info.pending += p.count;
@@ -319,9 +320,16 @@ void Broker::Impl::streams_unsubscribed(Session& s) {
     });
 }
 
+void Broker::Impl::stream_device_seen(const Session& s) {
+    const uint64_t now = clock.wall_ms();
+    stream_state.device_seen[device_key(*s.username, s.client_id)] = now;
+    store.stream_device_seen(s.username->str(), s.client_id.str(), now);
+}
+
 void Broker::Impl::streams_detach(Session& s) {
     auto it = stream_state.readers.find(s.id);
     if (it == stream_state.readers.end()) return;
+    if (s.username && !it->second.empty()) stream_device_seen(s);  // a reader leaves: seen now
     for (const StreamReader& r : it->second)
         if (r.waiting_room) stream_state.waiting_room--;
     stream_state.readers.erase(it);

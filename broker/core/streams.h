@@ -81,6 +81,9 @@ struct StreamsState {
     size_t waiting_room = 0;  // readers with waiting_room set (0: acks skip the check)
     uint64_t next_reader_id = 1;
     std::vector<std::string> retention_due;  // streams whose cursors moved since the last tick
+    // device_key -> when last seen (wall ms; connected or left): a device not seen within
+    // streams.device_expiry no longer holds entries back.
+    std::unordered_map<std::string, uint64_t> device_seen;
     uint64_t next_purge_ms = 0;              // expired entries are deleted every few seconds
     // $SYS/herald/streams/... counters.
     uint64_t appended = 0, replayed = 0, rejected = 0, dropped = 0, expired = 0, deleted = 0;

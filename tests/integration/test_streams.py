@@ -316,6 +316,22 @@ def test_entries_every_device_passed_are_deleted(make_broker):
     pending_is(0)
 
 
+def test_device_not_seen_within_device_expiry_holds_nothing_back(make_broker):
+    b = make_broker('[streams]\ndevice_expiry = "1s"\n')
+    for d in ("phone", "old-laptop"):
+        assert visit(b, "alice", f"alice-{d}", "users/alice/#", 0) == []
+    bob = sender(b, "bob")
+    s = device(b, "watch", "sys-watch")
+    s.subscribe("$SYS/herald/streams/pending", qos=0)
+    time.sleep(1.2)  # the old laptop is past its device expiry
+    for i in range(3):
+        bob.publish("users/alice/bob", f"m{i}", qos=1)
+    assert len(visit(b, "alice", "alice-phone", "users/alice/#", 3)) == 3
+    deadline = time.monotonic() + 10
+    while s.expect_message(timeout=5).payload != b"0":  # deleted: only the phone counted
+        assert time.monotonic() < deadline, "entries not deleted"
+
+
 # ---------------------------------------------------------------- durability
 
 def acks_of(client):
