@@ -176,7 +176,8 @@ int serve(const Options& options, core::Config config) {
         control.set_listener(&ident);
         // Retained messages and persistent sessions come back from the file here.
         storage::CoreStore store(*sqlite, clock, std::move(opened.value().state.retained),
-                                 std::move(opened.value().state.sessions));
+                                 std::move(opened.value().state.sessions),
+                                 std::move(opened.value().state.streams));
         core::Broker broker(config, store, clock);
         broker.set_identity(&ident);
         broker.set_control_handler(&control);

@@ -119,8 +119,9 @@ core::LoadedSession from_saved_session(SavedSession saved, const core::Clock& cl
 }
 
 CoreStore::CoreStore(SqliteStore& store, const core::Clock& clock, std::vector<RetainedRecord> retained,
-                     std::vector<SavedSession> sessions)
-    : store_(store), clock_(clock), retained_(std::move(retained)), sessions_(std::move(sessions)) {}
+                     std::vector<SavedSession> sessions, StreamsStart streams)
+    : store_(store), clock_(clock), retained_(std::move(retained)), sessions_(std::move(sessions)),
+      streams_(std::move(streams)) {}
 
 void CoreStore::retained_set(const core::Message& message) {
     store_.retained_set(to_retained_record(message, clock_));

@@ -32,7 +32,7 @@ public:
     // `retained` and `sessions` are StartState's from SqliteStore::open(), handed out once by
     // retained_load() and sessions_load().
     CoreStore(SqliteStore& store, const core::Clock& clock, std::vector<RetainedRecord> retained,
-              std::vector<SavedSession> sessions = {});
+              std::vector<SavedSession> sessions = {}, StreamsStart streams = {});
 
     void retained_set(const core::Message& message) override;
     void retained_erase(const std::string& topic) override;
@@ -55,6 +55,19 @@ public:
     std::vector<core::LoadedSession> sessions_load() override;
     void after_commit(std::function<void(bool committed)> fn) override;
 
+    // Streams (SPEC 5): core_store_streams.cpp.
+    bool keeps_streams() const override { return true; }
+    core::LoadedStreams streams_load() override;
+    void stream_append(const std::string& stream, const core::Message& message, std::string_view sender,
+                       uint64_t ts_wall_ms, uint64_t expiry_at_mono_ms) override;
+    void stream_cursor_set(const core::StreamCursor& cursor) override;
+    void stream_device_seen(const std::string& user, const std::string& client_id, uint64_t wall_ms) override;
+    void stream_erase_through(const std::string& stream, uint64_t seq, core::StreamCountsDone done) override;
+    void stream_purge_expired(core::StreamCountsDone done) override;
+    void stream_drop_oldest(const std::string& stream, const std::string& sender, core::StreamCountsDone done) override;
+    void stream_read(const std::string& stream, uint64_t after_seq, size_t limit, std::string member,
+                     std::function<void(core::StreamRead)> done) override;
+
     struct MultiPut;  // core_store.cpp
 
 private:
@@ -65,6 +78,7 @@ private:
     const core::Clock& clock_;
     std::vector<RetainedRecord> retained_;
     std::vector<SavedSession> sessions_;
+    StreamsStart streams_;
 };
 
 // The conversions, exposed for tests.

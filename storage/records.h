@@ -106,12 +106,6 @@ struct SavedSession {
     std::vector<SessionMessageRecord> messages;     // ordered by seq
 };
 
-// What the broker needs before it serves anyone (SqliteStore::open).
-struct StartState {
-    std::vector<RetainedRecord> retained;  // unexpired ones only
-    std::vector<SavedSession> sessions;
-};
-
 // --- for the streams and presence issue (SPEC 4, 5) ---
 
 struct StreamEntryRecord {
@@ -131,6 +125,29 @@ struct CursorRecord {
     std::string user;
     std::string client_id;
     uint64_t seq = 0;  // highest acknowledged
+};
+
+// Entries of one sender in one stream: what waits (at start), or what a deletion removed.
+struct StreamCount {
+    std::string stream;
+    std::string sender;
+    uint64_t count = 0;
+    uint64_t bytes = 0;  // payload bytes
+};
+
+// Where the streams stand at start: each stream's last seq, every device cursor, what waits.
+struct StreamsStart {
+    std::vector<std::pair<std::string, uint64_t>> last_seqs;  // (stream, highest seq given)
+    std::vector<CursorRecord> cursors;
+    std::vector<StreamCount> pending;
+    std::vector<DeviceRecord> devices;  // when each device was last seen (device_expiry)
+};
+
+// What the broker needs before it serves anyone (SqliteStore::open).
+struct StartState {
+    std::vector<RetainedRecord> retained;  // unexpired ones only
+    std::vector<SavedSession> sessions;
+    StreamsStart streams;
 };
 
 struct PresenceRecord {

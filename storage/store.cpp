@@ -100,6 +100,10 @@ Result<StartState> SqliteStore::load_at_start(uint64_t now_wall_ms) {
         auto ss = sessions::load_all(db);
         if (!ss) return ss.status();
         state.sessions = std::move(ss.value());
+        if (Status e = streams::purge_expired(db, now_wall_ms); !e) return e;
+        auto st = streams::load_state(db);
+        if (!st) return st.status();
+        state.streams = std::move(st.value());
         return {};
     });
     if (!s) return s;

@@ -136,6 +136,18 @@ Status cursor_set(Db& db, const CursorRecord& cursor);
 Result<std::optional<uint64_t>> cursor_get(Db& db, std::string_view stream, std::string_view user,
                                            std::string_view client_id);
 Result<std::vector<CursorRecord>> cursors_of(Db& db, std::string_view stream);  // by user, client id
+// Entries of a group stream after `after_seq` that `member` may see: those stamped no earlier
+// than the member joined (SPEC 5: a new member starts after joining). Not a member: none.
+Result<std::vector<StreamEntryRecord>> read_as_member(Db& db, std::string_view stream, std::string_view group,
+                                                      std::string_view member, uint64_t after_seq, size_t limit);
+// Each stream's highest seq (of its entries or, when those were deleted, of its cursors: a seq
+// a device has passed is never given again) and every cursor: what core keeps in memory.
+Result<StreamsStart> load_state(Db& db);
+// Deletions that say what they deleted (per stream and sender), so that core's counts follow:
+// entries up to `seq`; expired ones; the oldest one of `stream` (of `sender` if not empty).
+Result<std::vector<StreamCount>> erase_through_counted(Db& db, std::string_view stream, uint64_t seq);
+Result<std::vector<StreamCount>> purge_expired_counted(Db& db, uint64_t now_ms);
+Result<std::vector<StreamCount>> drop_oldest(Db& db, std::string_view stream, std::string_view sender);
 }  // namespace streams
 
 // presence.cpp: the last known presence of each user (SPEC 4; used by the presence issue).

@@ -1,6 +1,6 @@
 // The `herald` admin commands (SPEC 7, 8): `herald user add|del|passwd|list`, `herald contact
 // add|del|list`, `herald group create|del|add|remove|list`, `herald ban`, `herald unban`,
-// `herald stats`, `herald kick`, `herald online`, `herald whois`. Each builds one admin API command and prints its answer for a person
+// `herald stats`, `herald pending` (what waits for a user), `herald kick`, `herald online`, `herald whois`. Each builds one admin API command and prints its answer for a person
 // (or, with --json, as the broker sent it); the exchange itself is in cmd_admin_call.cpp.
 #include <termios.h>
 #include <unistd.h>
@@ -241,6 +241,25 @@ void add_ban_commands(CLI::App& app, AdminArgs& a, std::vector<Leaf>& leaves) {
     }, [](const json& d) -> std::optional<json> {
         if (d.is_object())
             for (auto it = d.begin(); it != d.end(); ++it) std::printf("%-14s %s\n", it.key().c_str(), it->dump().c_str());
+        return std::nullopt;
+    }});
+
+    CLI::App* pending = app.add_subcommand("pending", "Messages waiting for a user, per conversation (admin API)");
+    pending->add_option("user", a.first, "User id")->required();
+    leaves.push_back({pending, [](AdminArgs& a, json& c) {
+        c = {{"command", "getStreamStats"}, {"user", a.first}};
+        return true;
+    }, [](const json& d) -> std::optional<json> {
+        auto num = [](const json& o, const char* k) { return o.contains(k) ? o[k].dump() : std::string("?"); };
+        std::printf("%s: %s waiting (%s bytes)\n", str(d, "user").c_str(), num(d, "pending").c_str(),
+                    num(d, "bytes").c_str());
+        if (d.contains("conversations") && d["conversations"].is_array())
+            for (const json& c : d["conversations"])
+                std::printf("  from %-20s %s (%s bytes)\n", str(c, "from").c_str(), num(c, "pending").c_str(),
+                            num(c, "bytes").c_str());
+        if (d.contains("devices") && d["devices"].is_array())
+            for (const json& dev : d["devices"])
+                std::printf("  device %-18s read up to seq %s\n", str(dev, "clientId").c_str(), num(dev, "cursor").c_str());
         return std::nullopt;
     }});
 }

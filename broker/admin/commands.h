@@ -92,6 +92,8 @@ void list_groups(const SharedPtr& shared, const json& command, Answer done);
 void ban_user(const SharedPtr& shared, const json& command, Answer done);
 void unban_user(const SharedPtr& shared, const json& command, Answer done);
 void get_stats(const SharedPtr& shared, const json& command, Answer done);
+// stream_stats.cpp
+void get_stream_stats(const SharedPtr& shared, const json& command, Answer done);
 // presence_commands.cpp
 void get_presence(const SharedPtr& shared, const json& command, Answer done);
 void list_online(const SharedPtr& shared, const json& command, Answer done);

@@ -36,6 +36,7 @@ constexpr Entry kCommands[] = {
     {"getPresence", get_presence}, {"listOnline", list_online},
     {"kickUser", kick_user},       {"banUser", ban_user},
     {"unbanUser", unban_user},     {"getStats", get_stats},
+    {"getStreamStats", get_stream_stats},
 };
 
 }  // namespace

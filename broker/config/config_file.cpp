@@ -73,6 +73,15 @@ const NumericKey kPresenceKeys[] = {
     {"presence.group_limit", Unit::Count, 0, kU32, &store_number<&C::presence_group_limit>},
 };
 
+// The numeric keys of [streams] (SPEC 5).
+const NumericKey kStreamsKeys[] = {
+    {"streams.ttl", Unit::Seconds, 0, kU32, &store_number<&C::streams_ttl>},
+    {"streams.device_expiry", Unit::Seconds, 0, kU32, &store_number<&C::streams_device_expiry>},
+    {"streams.max_pending", Unit::Count, 0, kU32, &store_number<&C::streams_max_pending>},
+    {"streams.max_pending_bytes", Unit::Bytes, 0, kI64, &store_number<&C::streams_max_pending_bytes>},
+    {"streams.max_per_conversation", Unit::Count, 0, kU32, &store_number<&C::streams_max_per_conversation>},
+};
+
 const char* type_name(toml::node_type type) {
     switch (type) {
         case toml::node_type::table: return "a table";
@@ -117,6 +126,7 @@ private:
     bool string(std::string_view key, const toml::node& node, std::string& out);
     bool listeners(const toml::node& node, core::Config& config);
     bool presence(const toml::node& node, core::Config& config);
+    bool streams(const toml::node& node, core::Config& config);
     bool listener(const toml::table& table, core::ListenerConfig& out);
     bool auth(const toml::node& node, core::AuthConfig& out);
 
@@ -169,6 +179,8 @@ bool Parser::parse(const toml::table& root, core::Config& config) {
             ok = listeners(node, config);
         } else if (name == "presence") {
             ok = presence(node, config);
+        } else if (name == "streams") {
+            ok = streams(node, config);
         } else if (name == "auth") {
             ok = auth(node, config.auth);
         } else {
@@ -301,6 +313,31 @@ bool Parser::presence(const toml::node& node, core::Config& config) {
                             fmt::format("presence.device_policy '{}' is not one of replace_oldest "
                                         "| reject_new", v));
             }
+        } else {
+            return fail(key.source(), fmt::format("unknown key '{}'", name));
+        }
+        if (!ok) return false;
+    }
+    return true;
+}
+
+bool Parser::streams(const toml::node& node, core::Config& config) {
+    const auto* table = node.as_table();
+    if (table == nullptr) return fail(node.source(), "streams must be a table: write [streams]");
+    for (auto&& [key, value] : *table) {
+        const std::string name = fmt::format("streams.{}", key.str());
+        const NumericKey* numeric_key = nullptr;
+        for (const NumericKey& candidate : kStreamsKeys)
+            if (name == candidate.name) numeric_key = &candidate;
+        bool ok = true;
+        if (numeric_key != nullptr) {
+            ok = numeric(*numeric_key, value, config);
+        } else if (key.str() == "policy") {
+            ok = string(name, value, config.streams_policy);
+            const std::string& v = config.streams_policy;
+            if (ok && v != "reject_new" && v != "drop_oldest")
+                return fail(value.source(),
+                            fmt::format("streams.policy '{}' is not one of reject_new | drop_oldest", v));
         } else {
             return fail(key.source(), fmt::format("unknown key '{}'", name));
         }

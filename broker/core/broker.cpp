@@ -64,6 +64,7 @@ Broker::Impl::Impl(Config config_, Store& store_, const Clock& clock_)
         retained.set(std::make_shared<const Message>(std::move(m)));
     }
     restore_sessions();
+    streams_restore();
     presence_restore();  // after the sessions: stale records reach their subscribers
     init_presence_query();
 }
@@ -248,6 +249,7 @@ void Broker::Impl::client_closed(Client& c) {
         Session& s = *c.session;
         c.session = nullptr;
         s.client = nullptr;
+        if (stream_state.enabled) streams_detach(s);
         if (stats.clients_connected) stats.clients_connected--;
         if (spdlog::should_log(spdlog::level::info))  // printable() costs even when not logged
             spdlog::info("Client {} {}.", printable(s.client_id), c.end_reason());

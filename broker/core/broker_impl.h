@@ -37,6 +37,7 @@
 #include "broker/core/retained_store.h"
 #include "broker/core/session.h"
 #include "broker/core/session_index.h"
+#include "broker/core/streams.h"
 #include "broker/core/subscription_tree.h"
 #include "broker/core/topic_rules.h"
 #include "broker/mqtt/codec.h"
@@ -203,6 +204,8 @@ struct Broker::Impl {
     uint64_t commit_tickets = 0;   // after_commit calls made
     Ring<HeldAck> held_acks;       // by ticket, oldest first
 
+    StreamsState stream_state;  // SPEC 5 (streams.cpp, stream_replay.cpp)
+
     uint64_t started_mono_ms = 0;
     uint64_t next_sys_ms = 0;  // 0 = publish at the first tick
 
@@ -356,6 +359,36 @@ struct Broker::Impl {
     void hold_ack(Client& c, mqtt::PacketType type, uint16_t packet_id, mqtt::ReasonCode rc,
                   bool needs_commit);
     void on_committed(uint64_t ticket, bool ok);
+
+    // --- streams.cpp (SPEC 5) ---
+    void streams_restore();  // at start, from store.streams_load()
+    // Sets the broker's `seq` (0: none) and `ts` user properties, dropping the client's.
+    void stream_stamp(Message& m, uint64_t seq, uint64_t ts_wall_ms);
+    // A QoS 1/2 PUBLISH to stream `key`: seq given, stamped, appended (the ack waits for it).
+    mqtt::ReasonCode stream_append(Session& s, Message& m, std::string_view key);
+    // route() for a message with stream_seq: through the session's reader of that stream.
+    void stream_deliver(Session& s, const MessagePtr& m, uint8_t qos, bool retain,
+                        std::span<const uint32_t> subscription_ids);
+    void stream_acked(Session& s, const Message& m);  // PUBACK / PUBCOMP: the cursor moves
+    StreamReader* stream_reader(const Session& s, std::string_view key);
+    bool covering_subscription(const Session& s, std::string_view key, uint8_t& qos,
+                               uint32_t& sub_id) const;
+    bool may_read_stream(const Session& s, std::string_view key) const;
+    void streams_subscribed(Session& s, std::string_view filter);  // after the SUBACK
+    void streams_attach(Session& s);  // after CONNECT: readers for the covered streams
+    void streams_detach(Session& s);  // the connection went: readers dropped
+    void streams_unsubscribed(Session& s);  // readers whose stream no filter covers now go
+    // --- stream_replay.cpp ---
+    size_t replay_page() const;
+    StreamReader* stream_open_reader(Session& s, std::string_view key, uint8_t qos, uint32_t sub_id);
+    void stream_read_next(Session& s, StreamReader& r);
+    void stream_read_done(uint64_t session_id, uint64_t reader_id, StreamRead result);
+    void streams_room(Session& s);  // the session's queue drained: readers waiting read on
+    void streams_tick(uint64_t now);
+    void streams_retention(uint64_t now);
+    void streams_removed(const std::vector<StreamCount>& removed);  // deleted: counts follow
+    void stream_device_seen(const Session& s);                       // now, in memory and stored
+    bool device_reading(const std::string& device) const;
 
     // --- sys_topics.cpp ---
     void publish_sys(uint64_t now);

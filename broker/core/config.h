@@ -75,6 +75,14 @@ struct Config {
     std::string presence_device_policy = "replace_oldest";  // replace_oldest | reject_new
     uint32_t presence_group_limit = 100;      // co-members of groups up to this size see each other
 
+    // --- [streams] (SPEC 5): messages that wait, per user and per group ---
+    uint32_t streams_ttl = 604800;                // seconds an entry is kept at most; 0 = no limit
+    uint32_t streams_device_expiry = 2592000;     // seconds: a device not seen since stops holding entries
+    uint32_t streams_max_pending = 1000;          // entries waiting per user; 0 = no limit
+    uint64_t streams_max_pending_bytes = 16777216;  // payload bytes waiting per user; 0 = no limit
+    uint32_t streams_max_per_conversation = 0;    // entries waiting per users/{to}/{from}; 0 = no limit
+    std::string streams_policy = "reject_new";    // reject_new | drop_oldest, when a limit is reached
+
     AuthConfig auth;  // [auth]
 };
 

@@ -252,6 +252,7 @@ void Broker::Impl::accept_connect(Client& c, mqtt::Connect& p, bool assigned, bo
 
     presence_connected(c, *s, replaced);
     if (session_present) resend_session(c, *s);
+    if (stream_state.enabled) streams_attach(*s);  // after the resend: readers start after it
     schedule_keepalive(c);
 }
 

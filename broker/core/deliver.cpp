@@ -110,10 +110,12 @@ size_t Broker::Impl::route(const MessagePtr& m) {
         },
         on_group);
 
+    const bool stream = m->stream_seq != 0;  // SPEC 5: through the device's stream reader
     for (size_t i = 0; i < route_count; ++i) {
         RouteTarget& t = route_targets[i];
         if (!read_allowed(*t.session, m->topic, cls)) continue;  // checked at every delivery
-        offer(*t.session, m, t.qos, t.retain, t.subscription_ids);
+        if (stream) stream_deliver(*t.session, m, t.qos, t.retain, t.subscription_ids);
+        else offer(*t.session, m, t.qos, t.retain, t.subscription_ids);
         receivers++;
     }
     return receivers;
@@ -139,7 +141,8 @@ void Broker::Impl::offer(Session& s, const MessagePtr& m, uint8_t qos, bool reta
                 s.inflight.push_back(InflightEntry{
                     id, qos == 1 ? InflightState::AwaitPuback : InflightState::AwaitPubrec,
                     Delivery{m, qos, retain, std::vector<uint32_t>(ids.begin(), ids.end())}});
-                if (s.stored) persist_put(s, s.inflight[s.inflight.size() - 1].delivery, id);
+                // A stream entry is not stored with the session: the stream holds it.
+                if (s.stored && !m->stream_seq) persist_put(s, s.inflight[s.inflight.size() - 1].delivery, id);
             } else if (r == SendResult::TooLarge) {
                 stats.publish_dropped++;
             }
@@ -160,7 +163,7 @@ void Broker::Impl::offer(Session& s, const MessagePtr& m, uint8_t qos, bool reta
     }
     s.queue.push_back(Delivery{m, qos, retain, std::vector<uint32_t>(ids.begin(), ids.end())});
     s.queued_bytes += bytes;
-    if (s.stored) persist_put(s, s.queue[s.queue.size() - 1], 0);
+    if (s.stored && !m->stream_seq) persist_put(s, s.queue[s.queue.size() - 1], 0);
     if (c && !room && !s.in_backlog) {
         s.in_backlog = true;
         backlog.push_back(s.id);

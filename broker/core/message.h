@@ -23,6 +23,7 @@ struct Message {
     mqtt::Properties props;
     uint64_t expiry_at_mono_ms = 0;  // 0 = never expires
     uint64_t origin_id = 0;          // id of the publishing session (for no-local); 0 = broker
+    uint64_t stream_seq = 0;         // its seq in its user/group stream (SPEC 5); 0 = not stored there
 };
 
 using MessagePtr = std::shared_ptr<const Message>;

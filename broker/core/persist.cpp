@@ -59,6 +59,7 @@ void Broker::Impl::persist_connect(Session& s) {
     });
     for (InflightEntry& e : s.inflight) {
         Delivery& d = e.delivery;
+        if (d.message && d.message->stream_seq) continue;  // the stream holds it (streams.cpp)
         d.seq = next_store_seq++;
         if (!d.message) {  // PUBREL sent: only the state matters, but a row needs a message
             Message released;
@@ -70,7 +71,8 @@ void Broker::Impl::persist_connect(Session& s) {
         store.message_put(s.client_id.str(), d.seq, StoredState::InflightPublish, e.packet_id, *d.message,
                           d.qos, d.retain, d.subscription_ids);
     }
-    for (Delivery& d : s.queue) persist_put(s, d, 0);
+    for (Delivery& d : s.queue)
+        if (!d.message->stream_seq) persist_put(s, d, 0);
 }
 
 void Broker::Impl::persist_disconnect(Session& s) {
@@ -100,15 +102,19 @@ void Broker::Impl::persist_put(Session& s, Delivery& d, uint16_t packet_id) {
                       *d.message, d.qos, d.retain, d.subscription_ids);
 }
 
+// Deliveries with seq 0 were never put (stream entries, streams.cpp): nothing to change.
 void Broker::Impl::persist_sent(Session& s, const Delivery& d, uint16_t packet_id) {
+    if (!d.seq) return;
     store.message_state(s.client_id.str(), d.seq, StoredState::InflightPublish, packet_id);
 }
 
 void Broker::Impl::persist_pubrec(Session& s, const Delivery& d, uint16_t packet_id) {
+    if (!d.seq) return;
     store.message_state(s.client_id.str(), d.seq, StoredState::InflightPubrel, packet_id);
 }
 
 void Broker::Impl::persist_erase(Session& s, const Delivery& d) {
+    if (!d.seq) return;
     store.message_erase(s.client_id.str(), d.seq);
 }
 

@@ -170,13 +170,27 @@ void Broker::Impl::handle_publish(Client& c, mqtt::Publish& p) {
             m->expiry_at_mono_ms = clock.mono_ms() + uint64_t(*p.props.message_expiry_interval) * 1000;
     }
     const uint64_t writes_before = store_writes;
+    // SPEC 5: users/{to}/... and groups/{g}/... (first byte first: plain topics pay one test).
+    if ((m->topic[0] == 'u' || m->topic[0] == 'g') && stream_state.enabled) {
+        if (const std::string_view key = stream_key(m->topic); !key.empty()) {
+            if (p.qos == 0 || p.retain) {  // live (or retained) only: not in the stream
+                stream_stamp(*m, 0, clock.wall_ms());
+            } else if (const ReasonCode rc = stream_append(s, *m, key); rc != ReasonCode::Success) {
+                stats.publish_dropped++;
+                if (p.qos == 2 && !mqtt::is_error(rc)) s.add_incoming_qos2(p.packet_id);
+                ack_inbound(c, ack_type, p.packet_id, rc, store_writes != writes_before);
+                return;
+            }
+        }
+    }
     size_t receivers = publish_message(m);
 
     if (p.qos == 0) return;
     if (p.qos == 2) s.add_incoming_qos2(p.packet_id);
-    // After commit when the message was written for a persistent session (held_acks.cpp).
+    // After commit when the message was written for a persistent session or appended to a
+    // stream (held_acks.cpp). A stream entry is stored for its readers: Success.
     ack_inbound(c, ack_type, p.packet_id,
-                receivers ? ReasonCode::Success : ReasonCode::NoMatchingSubscribers,
+                receivers || m->stream_seq ? ReasonCode::Success : ReasonCode::NoMatchingSubscribers,
                 store_writes != writes_before);
 }
 
@@ -212,7 +226,8 @@ void Broker::Impl::handle_ack(Client& c, mqtt::Ack& a) {
         InflightEntry& e = s.inflight[i];
         if (s.stored) persist_pubrec(s, e.delivery, e.packet_id);
         e.state = InflightState::AwaitPubcomp;
-        e.delivery.message.reset();
+        // A stream entry keeps its message until PUBCOMP, which moves the device's cursor.
+        if (!e.delivery.message->stream_seq) e.delivery.message.reset();
         e.delivery.subscription_ids.clear();
         ack_publish(c, mqtt::PacketType::Pubrel, a.packet_id, ReasonCode::Success);
         return;
@@ -220,8 +235,12 @@ void Broker::Impl::handle_ack(Client& c, mqtt::Ack& a) {
     // PUBACK, PUBCOMP, or a PUBREC with an error code: the flow ends, the slot frees
     // (spec 4.9: the Receive Maximum quota comes back).
     if (s.stored) persist_erase(s, s.inflight[i].delivery);
+    if (const Delivery& d = s.inflight[i].delivery; d.message && d.message->stream_seq &&
+                                                    a.type != mqtt::PacketType::Pubrec)
+        stream_acked(s, *d.message);  // SPEC 5: the device's cursor
     s.inflight.erase_at(i);
     pump(s);
+    if (stream_state.waiting_room) streams_room(s);  // a replay waiting for the queue to drain
 }
 
 }  // namespace herald::core

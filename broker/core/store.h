@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "broker/core/message.h"
@@ -65,6 +66,38 @@ struct LoadedSession {
     std::vector<StoredMessage> messages;  // by seq
 };
 
+// SPEC 5 streams: a device's cursor as loaded at start, and where the streams stand.
+struct StreamCursor {
+    std::string stream;  // "users/alice", "groups/devs"
+    std::string user;
+    std::string client_id;
+    uint64_t seq = 0;  // highest acknowledged
+};
+
+// Entries of one sender in one stream: what waits at start, or what a deletion removed.
+struct StreamCount {
+    std::string stream;
+    std::string sender;
+    uint64_t count = 0;
+    uint64_t bytes = 0;  // payload bytes
+};
+using StreamCountsDone = std::function<void(std::vector<StreamCount>)>;
+
+struct LoadedStreams {
+    std::vector<std::pair<std::string, uint64_t>> last_seqs;  // (stream, highest seq given)
+    std::vector<StreamCursor> cursors;
+    std::vector<StreamCount> pending;
+    std::vector<StreamCursor> devices_seen;  // stream empty; seq = when last seen, wall-clock ms
+};
+
+// What a stream read hands back: the entries after the asked seq, oldest first, as messages
+// (stream_seq set, the broker's seq / ts user properties included). A null message is an entry
+// the reader may not see (a group message from before it joined): skipped, but counted as read.
+struct StreamRead {
+    bool ok = false;
+    std::vector<std::pair<uint64_t, MessagePtr>> entries;
+};
+
 class Store {
 public:
     virtual ~Store() = default;
@@ -97,6 +130,42 @@ public:
     // calls `fn(true)` at once, from inside this call. A store must not call `fn` after the
     // Broker using it is destroyed (heraldd closes the store first).
     virtual void after_commit(std::function<void(bool committed)> fn) = 0;
+
+    // --- streams (SPEC 5; broker/core/streams.h). A store that keeps none says so, and
+    // core then treats users/... and groups/... as plain topics. ---
+    virtual bool keeps_streams() const { return false; }
+    // Where the streams stood at start; called once.
+    virtual LoadedStreams streams_load() { return {}; }
+    // Appends `message` (stream_seq set by core) to `stream`, from user `sender`, stamped
+    // `ts_wall_ms`, kept until `expiry_at_mono_ms` (0: for ever). Written like the rest:
+    // after_commit() waits for it.
+    virtual void stream_append(const std::string& stream, const Message& message, std::string_view sender,
+                               uint64_t ts_wall_ms, uint64_t expiry_at_mono_ms) {
+        (void)stream, (void)message, (void)sender, (void)ts_wall_ms, (void)expiry_at_mono_ms;
+    }
+    virtual void stream_cursor_set(const StreamCursor& cursor) { (void)cursor; }
+    // A device that reads streams was seen (connected or left) at `wall_ms`.
+    virtual void stream_device_seen(const std::string& user, const std::string& client_id, uint64_t wall_ms) {
+        (void)user, (void)client_id, (void)wall_ms;
+    }
+    // Deletions; `done` (on the loop) gets what was deleted, per stream and sender:
+    // the entries of `stream` up to and including `seq` (every reader passed them);
+    virtual void stream_erase_through(const std::string& stream, uint64_t seq, StreamCountsDone done) {
+        (void)stream, (void)seq, (void)done;
+    }
+    // the expired entries of every stream;
+    virtual void stream_purge_expired(StreamCountsDone done) { (void)done; }
+    // the oldest entry of `stream` (of `sender`, if not empty).
+    virtual void stream_drop_oldest(const std::string& stream, const std::string& sender, StreamCountsDone done) {
+        (void)stream, (void)sender, (void)done;
+    }
+    // Reads up to `limit` entries after `after_seq`, off the loop; `done` runs on the loop.
+    // `member` non-empty (group streams): only entries from after that user joined the group.
+    virtual void stream_read(const std::string& stream, uint64_t after_seq, size_t limit, std::string member,
+                             std::function<void(StreamRead)> done) {
+        (void)stream, (void)after_seq, (void)limit, (void)member;
+        done(StreamRead{true, {}});
+    }
 };
 
 // Keeps nothing: retained messages and sessions live only in the broker's memory.

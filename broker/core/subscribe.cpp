@@ -40,6 +40,7 @@ void Broker::Impl::handle_subscribe(Client& c, mqtt::Subscribe& p) {
     ack.packet_id = p.packet_id;  // [MQTT-3.8.4-2]
     ack.reasons.reserve(p.subscriptions.size());
     std::vector<RetainedRequest> retained_requests;
+    std::vector<std::string_view> stream_filters;  // accepted ones, for streams_subscribed
 
     for (const auto& sub : p.subscriptions) {
         std::string_view group, real;
@@ -81,6 +82,7 @@ void Broker::Impl::handle_subscribe(Client& c, mqtt::Subscribe& p) {
         if (is_new) s.subscriptions.add(sub.filter);
         if (s.stored) persist_subscription(s, sub.filter, e);
         ack.reasons.push_back(static_cast<ReasonCode>(e.options.qos));
+        if (stream_state.enabled && !shared) stream_filters.push_back(sub.filter);
         // Retain Handling [MQTT-3.3.1-9..11]; never for shared subscriptions (spec 4.8.2).
         const uint8_t rh = e.options.retain_handling;
         if (!shared && (rh == 0 || (rh == 1 && is_new)))
@@ -88,6 +90,8 @@ void Broker::Impl::handle_subscribe(Client& c, mqtt::Subscribe& p) {
     }
     send(c, ack);
     for (const auto& r : retained_requests) send_retained(s, r.filter, r.qos, sub_id);
+    // SPEC 5: replay of the streams these filters cover (stream_replay.cpp), after the SUBACK.
+    for (std::string_view f : stream_filters) streams_subscribed(s, f);
 }
 
 void Broker::Impl::send_retained(Session& s, std::string_view filter, uint8_t granted_qos,
@@ -115,6 +119,7 @@ void Broker::Impl::handle_unsubscribe(Client& c, mqtt::Unsubscribe& p) {
         ack.reasons.push_back(had ? ReasonCode::Success : ReasonCode::NoSubscriptionExisted);
     }
     send(c, ack);
+    if (stream_state.enabled) streams_unsubscribed(s);
 }
 
 }  // namespace herald::core

@@ -52,6 +52,18 @@ void Broker::Impl::publish_sys(uint64_t now) {
     publish_sys_value("$SYS/broker/subscriptions/count", n(stats.subscription_count));
     publish_sys_value("$SYS/broker/store/messages/count", n(stored));
     publish_sys_value("$SYS/broker/store/messages/bytes", n(stored_bytes));
+    if (stream_state.enabled) {  // SPEC 5 (streams.cpp)
+        publish_sys_value("$SYS/herald/streams/count", n(stream_state.streams.size()));
+        publish_sys_value("$SYS/herald/streams/appended", n(stream_state.appended));
+        publish_sys_value("$SYS/herald/streams/replayed", n(stream_state.replayed));
+        publish_sys_value("$SYS/herald/streams/rejected", n(stream_state.rejected));
+        publish_sys_value("$SYS/herald/streams/dropped", n(stream_state.dropped));
+        publish_sys_value("$SYS/herald/streams/expired", n(stream_state.expired));
+        publish_sys_value("$SYS/herald/streams/deleted", n(stream_state.deleted));
+        uint64_t pending = 0;
+        for (const auto& [key, info] : stream_state.streams) pending += info.pending;
+        publish_sys_value("$SYS/herald/streams/pending", n(pending));
+    }
 }
 
 }  // namespace herald::core

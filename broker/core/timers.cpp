@@ -124,6 +124,7 @@ void Broker::Impl::tick() {
         timers = decltype(timers)(std::greater<>(), std::move(live));
     }
     pump_backlog();
+    if (stream_state.enabled) streams_tick(now);
     presence_tick(now);
     if (config.sys_interval && now >= next_sys_ms) {
         publish_sys(now);

@@ -84,6 +84,7 @@ Session& Broker::Impl::create_session(std::string client_id) {
 
 void Broker::Impl::end_session(Session& s) {
     publish_pending_will(s);  // the session ends: a delayed will goes now
+    if (stream_state.enabled) streams_detach(s);
     if (s.stored) persist_end(s);
     s.subscriptions.for_each(
         [this, &s](const std::string& filter) { subscriptions.unsubscribe(filter, &s); });

@@ -238,6 +238,31 @@ TEST_CASE("[presence]: every key, defaults, and errors") {
     CHECK(parse_error("presence = 3\n") == "herald.toml:1: presence must be a table: write [presence]");
 }
 
+TEST_CASE("[streams]: every key, defaults, and errors") {
+    Config defaults = parse_ok("");
+    CHECK(defaults.streams_ttl == 7 * 24 * 3600);
+    CHECK(defaults.streams_device_expiry == 30 * 24 * 3600);
+    CHECK(defaults.streams_max_pending == 1000);
+    CHECK(defaults.streams_max_pending_bytes == 16 * 1024 * 1024);
+    CHECK(defaults.streams_max_per_conversation == 0);
+    CHECK(defaults.streams_policy == "reject_new");
+
+    Config c = parse_ok("[streams]\nttl = \"2h\"\ndevice_expiry = \"1d\"\nmax_pending = 5\n"
+                        "max_pending_bytes = \"1KiB\"\nmax_per_conversation = 3\npolicy = \"drop_oldest\"\n");
+    CHECK(c.streams_ttl == 7200);
+    CHECK(c.streams_device_expiry == 86400);
+    CHECK(c.streams_max_pending == 5);
+    CHECK(c.streams_max_pending_bytes == 1024);
+    CHECK(c.streams_max_per_conversation == 3);
+    CHECK(c.streams_policy == "drop_oldest");
+    CHECK(parse_ok("[streams]\nttl = 0\n").streams_ttl == 0);
+
+    CHECK(parse_error("[streams]\npolicy = \"block\"\n") ==
+          "herald.toml:2: streams.policy 'block' is not one of reject_new | drop_oldest");
+    CHECK(parse_error("[streams]\nsize = 1\n") == "herald.toml:2: unknown key 'streams.size'");
+    CHECK(parse_error("streams = 3\n") == "herald.toml:1: streams must be a table: write [streams]");
+}
+
 TEST_CASE("SPEC2 [auth]: JWT keys, limits, paths beside the file, errors with their line") {
     Config c = parse_ok(
         "[auth]\n"

@@ -1,5 +1,7 @@
 // Storage: every table's operations round trip through a real SQLite file (synchronously,
 // with exec_now; the asynchronous path is storage_writer_test.cpp).
+#include <map>
+
 #include "storage/tables.h"
 #include "storage_test_util.h"
 
@@ -334,6 +336,31 @@ TEST_CASE("storage streams: append, read after a seq, last seq, erase through, e
         auto cursors = ok(streams::cursors_of(db, "users/amy"));
         REQUIRE(cursors.size() == 2);
         CHECK(cursors[0].client_id == "laptop");
+    });
+}
+
+TEST_CASE("storage streams: read as a group member skips entries from before the join; start state") {
+    TempDir dir;
+    auto store = open_store(dir.db());
+    tx(*store, [](Db& db) {
+        CHECK(groups::create(db, "devs", kNow).ok());
+        CHECK(groups::add_member(db, "devs", "zed", kNow + 10).ok());
+        for (uint64_t seq = 1; seq <= 4; ++seq)
+            CHECK(streams::append(db, {"groups/devs", seq, "groups/devs/bob", payload("g"), 1, {}, "bob",
+                                       kNow + seq * 5, 0}).ok());  // ts 5, 10, 15, 20 after kNow
+        auto seen = ok(streams::read_as_member(db, "groups/devs", "devs", "zed", 0, 100));
+        REQUIRE(seen.size() == 4);
+        CHECK(seen[0].topic.empty());  // before the join: marked, still counted as read
+        CHECK(seen[1].topic == "groups/devs/bob");  // stamped at the join
+        CHECK(seen[3].seq == 4);
+        CHECK(ok(streams::read_as_member(db, "groups/devs", "devs", "ann", 0, 100)).empty());  // not a member
+
+        CHECK(streams::cursor_set(db, {"groups/devs", "zed", "phone", 2}).ok());
+        CHECK(streams::cursor_set(db, {"users/amy", "amy", "phone", 9}).ok());  // entries gone
+        auto st = ok(streams::load_state(db));
+        std::map<std::string, uint64_t> last(st.last_seqs.begin(), st.last_seqs.end());
+        CHECK(last == std::map<std::string, uint64_t>{{"groups/devs", 4}, {"users/amy", 9}});
+        CHECK(st.cursors.size() == 2);
     });
 }
 
