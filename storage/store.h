@@ -117,6 +117,9 @@ public:
     void retained_erase(std::string topic, Done done = {});
     // Persistent sessions.
     void session_save(SessionRecord session, Done done = {});
+    // The session and its subscriptions. Its messages are erased first, one by one
+    // (session_message_erase): finding them by client id would be a scan, as session_messages
+    // is keyed by seq alone (tables.h); any left over go at the next start.
     void session_delete(std::string client_id, Done done = {});
     void subscription_set(std::string client_id, SubscriptionRecord sub, Done done = {});
     void subscription_erase(std::string client_id, std::string filter, Done done = {});
@@ -125,7 +128,7 @@ public:
     void session_message_state(std::string client_id, uint64_t seq, MessageState state, uint16_t packet_id,
                                Done done = {});
     void session_message_erase(std::string client_id, uint64_t seq, Done done = {});
-    void session_messages_clear(std::string client_id, Done done = {});
+    void session_messages_clear(std::string client_id, Done done = {});  // a scan: tools and tests
     // Users.
     void user_create(UserRecord user, Done done);
     void user_delete(std::string name, Done done);

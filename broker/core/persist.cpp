@@ -7,8 +7,8 @@
 //   CONNECT                 the session row (connected); a session that becomes persistent on a
 //                           resume is written whole (subscriptions, inflight, queue)
 //   connection gone         the session row with its disconnected-at time
-//   session end             delete (expiry, clean start, takeover with clean start, expiry
-//                           interval set to 0 at DISCONNECT)
+//   session end             its messages erased, then delete (expiry, clean start, takeover
+//                           with clean start, expiry interval set to 0 at DISCONNECT)
 //   SUBSCRIBE / UNSUBSCRIBE one row per filter
 //   a QoS 1/2 delivery      put (queued, or in flight with its packet id when sent at once);
 //                           sent from the queue: state; PUBREC: state; PUBACK / PUBCOMP / a
@@ -42,10 +42,7 @@ void Broker::Impl::persist_connect(Session& s) {
     if (!keep_sessions) return;
     if (s.expiry_interval == 0) {
         // A persistent session resumed as a clean one: it now ends with its connection.
-        if (s.stored) {
-            store.session_delete(s.client_id.str());
-            s.stored = false;
-        }
+        if (s.stored) persist_end(s);
         return;
     }
     store.session_save(stored_session(s, 0));
@@ -78,6 +75,10 @@ void Broker::Impl::persist_disconnect(Session& s) {
 }
 
 void Broker::Impl::persist_end(Session& s) {
+    // The messages by seq first: the store finds a session's messages by seq only (one
+    // counter for all sessions keeps its inserts on the last page of one table).
+    for (const InflightEntry& e : s.inflight) store.message_erase(s.client_id.str(), e.delivery.seq);
+    for (const Delivery& d : s.queue) store.message_erase(s.client_id.str(), d.seq);
     store.session_delete(s.client_id.str());
     s.stored = false;
 }

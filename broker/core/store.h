@@ -8,7 +8,8 @@
 // Sessions: only persistent ones (those that outlive their connection: 5.0 Session Expiry
 // Interval > 0, 3.1.1 clean session 0) are written, and only when keeps_sessions() is true.
 // Each outgoing QoS 1/2 message of such a session is a row keyed by (client id, seq), seq
-// chosen by core and increasing per session, so that a restart rebuilds the queue in order.
+// chosen by core from one counter: unique across sessions (the store may key by seq alone) and
+// so increasing per session, so that a restart rebuilds the queue in order.
 // Writes apply in the order they are made.
 #pragma once
 
@@ -76,7 +77,8 @@ public:
     // False: core skips every session call below (nothing would be kept).
     virtual bool keeps_sessions() const = 0;
     // Persistent sessions: the session row (save inserts or replaces), delete removes the
-    // session with its subscriptions and messages.
+    // session with its subscriptions; core erases its messages first (message_erase), so that
+    // a store need not find messages by session (it may drop leftovers at its next start).
     virtual void session_save(const StoredSession& session) = 0;
     virtual void session_delete(const std::string& client_id) = 0;
     virtual void subscription_set(const std::string& client_id, const StoredSubscription& sub) = 0;

@@ -149,9 +149,15 @@ TEST_CASE("persist: a persistent session is written through, and its publisher a
     again->send(make_ack(PacketType::Pubcomp, pid2));
     CHECK(f.store.log.back() == "erase ps 2");
 
-    // A clean start ends it: deleted.
+    // A clean start ends it: its messages erased by seq (the store finds them by seq only), then deleted.
     again->end();
+    pub->send(make_publish("t/3", "three", 1, 9));
+    CHECK(f.store.log.back() == "put ps 3 t/3 q1 queued");
+    f.store.commit();
+    CHECK(acks(pub->take(), PacketType::Puback) == std::vector<uint16_t>{9});
     auto fresh = connect(b, make_connect("ps", ProtocolVersion::V5, true, 0));
+    REQUIRE(f.store.log.size() >= 2);
+    CHECK(f.store.log[f.store.log.size() - 2] == "erase ps 3");
     CHECK(f.store.log.back() == "delete ps");
 }
 
