@@ -199,6 +199,7 @@ private:
     Handles* handles_ = nullptr;
     std::thread::id loop_thread_;
     std::vector<Op> pending_;  // posted this loop turn
+    std::vector<Completion> spare_completions_;  // drained last time, kept for its capacity
     uint64_t posted_ = 0;      // ops posted since start(); compared with completed_ops_
     uint64_t completed_seen_ = 0;  // completed_ops_ at the last drain
     uint64_t handovers_ = 0;       // hand-overs to the writer (for mark())

@@ -60,11 +60,11 @@ void Broker::Impl::persist_connect(Session& s) {
         if (!d.message) {  // PUBREL sent: only the state matters, but a row needs a message
             Message released;
             released.payload = std::make_shared<const std::string>();
-            store.message_put(s.client_id.str(), d.seq, StoredState::InflightPubrel, e.packet_id,
+            store.message_put(s.client_id.view(), d.seq, StoredState::InflightPubrel, e.packet_id,
                               released, 2, false, {});
             continue;
         }
-        store.message_put(s.client_id.str(), d.seq, StoredState::InflightPublish, e.packet_id, *d.message,
+        store.message_put(s.client_id.view(), d.seq, StoredState::InflightPublish, e.packet_id, *d.message,
                           d.qos, d.retain, d.subscription_ids);
     }
     for (Delivery& d : s.queue) persist_put(s, d, 0);
@@ -77,8 +77,8 @@ void Broker::Impl::persist_disconnect(Session& s) {
 void Broker::Impl::persist_end(Session& s) {
     // The messages by seq first: the store finds a session's messages by seq only (one
     // counter for all sessions keeps its inserts on the last page of one table).
-    for (const InflightEntry& e : s.inflight) store.message_erase(s.client_id.str(), e.delivery.seq);
-    for (const Delivery& d : s.queue) store.message_erase(s.client_id.str(), d.seq);
+    for (const InflightEntry& e : s.inflight) store.message_erase(s.client_id.view(), e.delivery.seq);
+    for (const Delivery& d : s.queue) store.message_erase(s.client_id.view(), d.seq);
     store.session_delete(s.client_id.str());
     s.stored = false;
 }
@@ -96,21 +96,21 @@ void Broker::Impl::persist_unsubscribe(Session& s, std::string_view filter) {
 void Broker::Impl::persist_put(Session& s, Delivery& d, uint16_t packet_id) {
     d.seq = next_store_seq++;
     ++store_writes;
-    store.message_put(s.client_id.str(), d.seq,
+    store.message_put(s.client_id.view(), d.seq,
                       packet_id ? StoredState::InflightPublish : StoredState::Queued, packet_id,
                       *d.message, d.qos, d.retain, d.subscription_ids);
 }
 
 void Broker::Impl::persist_sent(Session& s, const Delivery& d, uint16_t packet_id) {
-    store.message_state(s.client_id.str(), d.seq, StoredState::InflightPublish, packet_id);
+    store.message_state(s.client_id.view(), d.seq, StoredState::InflightPublish, packet_id);
 }
 
 void Broker::Impl::persist_pubrec(Session& s, const Delivery& d, uint16_t packet_id) {
-    store.message_state(s.client_id.str(), d.seq, StoredState::InflightPubrel, packet_id);
+    store.message_state(s.client_id.view(), d.seq, StoredState::InflightPubrel, packet_id);
 }
 
 void Broker::Impl::persist_erase(Session& s, const Delivery& d) {
-    store.message_erase(s.client_id.str(), d.seq);
+    store.message_erase(s.client_id.view(), d.seq);
 }
 
 void Broker::Impl::restore_sessions() {

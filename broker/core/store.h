@@ -85,12 +85,13 @@ public:
     virtual void subscription_erase(const std::string& client_id, std::string_view filter) = 0;
     // An outgoing message of a session: `message` is shared, its topic and payload are what
     // is delivered; qos / retain / subscription ids are the delivery's.
-    virtual void message_put(const std::string& client_id, uint64_t seq, StoredState state,
+    // The client id is a view: valid during the call only (an implementation copies it).
+    virtual void message_put(std::string_view client_id, uint64_t seq, StoredState state,
                              uint16_t packet_id, const Message& message, uint8_t qos, bool retain,
                              std::span<const uint32_t> subscription_ids) = 0;
-    virtual void message_state(const std::string& client_id, uint64_t seq, StoredState state,
+    virtual void message_state(std::string_view client_id, uint64_t seq, StoredState state,
                                uint16_t packet_id) = 0;
-    virtual void message_erase(const std::string& client_id, uint64_t seq) = 0;
+    virtual void message_erase(std::string_view client_id, uint64_t seq) = 0;
     // The sessions saved before this start; called once at start.
     virtual std::vector<LoadedSession> sessions_load() = 0;
 
@@ -113,10 +114,10 @@ public:
     void session_delete(const std::string&) override {}
     void subscription_set(const std::string&, const StoredSubscription&) override {}
     void subscription_erase(const std::string&, std::string_view) override {}
-    void message_put(const std::string&, uint64_t, StoredState, uint16_t, const Message&, uint8_t,
+    void message_put(std::string_view, uint64_t, StoredState, uint16_t, const Message&, uint8_t,
                      bool, std::span<const uint32_t>) override {}
-    void message_state(const std::string&, uint64_t, StoredState, uint16_t) override {}
-    void message_erase(const std::string&, uint64_t) override {}
+    void message_state(std::string_view, uint64_t, StoredState, uint16_t) override {}
+    void message_erase(std::string_view, uint64_t) override {}
     std::vector<LoadedSession> sessions_load() override { return {}; }
     void after_commit(std::function<void(bool)> fn) override { fn(true); }
 };
