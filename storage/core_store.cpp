@@ -167,10 +167,10 @@ struct CoreStore::MultiPut {
     Status run(Db& db) { return session_messages::put_shared(db, message, rows); }
 };
 
-void CoreStore::message_put(const std::string& client_id, uint64_t seq, core::StoredState state,
+void CoreStore::message_put(std::string_view client_id, uint64_t seq, core::StoredState state,
                             uint16_t packet_id, const core::Message& message, uint8_t qos, bool retain,
                             std::span<const uint32_t> subscription_ids) {
-    session_messages::Row row{client_id, seq, to_message_state(state), packet_id, qos, retain,
+    session_messages::Row row{std::string(client_id), seq, to_message_state(state), packet_id, qos, retain,
                               std::vector<uint32_t>(subscription_ids.begin(), subscription_ids.end())};
     // The same message: the same object, and the same payload (which open_put_ holds, so its
     // address cannot have been reused) and topic.
@@ -185,16 +185,70 @@ void CoreStore::message_put(const std::string& client_id, uint64_t seq, core::St
     put->rows.push_back(std::move(row));
     store_.write([put](Db& db) { return put->run(db); });
     open_put_ = std::move(put);
+    open_changes_.reset();
     open_mark_ = store_.mark();
 }
 
-void CoreStore::message_state(const std::string& client_id, uint64_t seq, core::StoredState state,
-                              uint16_t packet_id) {
-    store_.session_message_state(client_id, seq, to_message_state(state), packet_id);
+// State changes and erases of session messages, in the order made. The client ids are kept
+// end to end in one string (a session's consecutive changes share one copy).
+struct CoreStore::Changes {
+    struct Change {
+        uint64_t seq;
+        uint32_t id_offset;
+        uint16_t id_length;  // client ids are at most 65535 bytes (MQTT strings)
+        uint16_t packet_id;
+        MessageState state;
+        bool erase;
+    };
+    std::string ids;
+    std::vector<Change> list;
+    uint32_t last_offset = 0;
+    uint16_t last_length = 0;
+
+    void add(std::string_view client_id, uint64_t seq, bool erase, MessageState state, uint16_t packet_id) {
+        if (list.empty() || std::string_view(ids).substr(last_offset, last_length) != client_id) {
+            last_offset = static_cast<uint32_t>(ids.size());
+            last_length = static_cast<uint16_t>(client_id.size());
+            ids.append(client_id);
+        }
+        list.push_back(Change{seq, last_offset, last_length, packet_id, state, erase});
+    }
+
+    // Every change is tried; the first failure is the op's (reported to the store's error
+    // handler). One that aborted the transaction stops the rest, which would run outside it.
+    Status run(Db& db) {
+        Status first;
+        for (const Change& c : list) {
+            std::string_view id = std::string_view(ids).substr(c.id_offset, c.id_length);
+            Status s = c.erase ? session_messages::erase(db, id, c.seq)
+                               : session_messages::set_state(db, id, c.seq, c.state, c.packet_id);
+            if (s.ok()) continue;
+            if (first.ok()) first = std::move(s);
+            if (db.autocommit()) break;
+        }
+        return first;
+    }
+};
+
+void CoreStore::message_change(std::string_view client_id, uint64_t seq, bool erase, MessageState state,
+                               uint16_t packet_id) {
+    if (!open_changes_ || store_.mark() != open_mark_) {
+        auto changes = std::make_shared<Changes>();
+        store_.write([changes](Db& db) { return changes->run(db); });
+        open_changes_ = std::move(changes);
+        open_put_.reset();
+        open_mark_ = store_.mark();
+    }
+    open_changes_->add(client_id, seq, erase, state, packet_id);
 }
 
-void CoreStore::message_erase(const std::string& client_id, uint64_t seq) {
-    store_.session_message_erase(client_id, seq);
+void CoreStore::message_state(std::string_view client_id, uint64_t seq, core::StoredState state,
+                              uint16_t packet_id) {
+    message_change(client_id, seq, false, to_message_state(state), packet_id);
+}
+
+void CoreStore::message_erase(std::string_view client_id, uint64_t seq) {
+    message_change(client_id, seq, true, MessageState::Queued, 0);
 }
 
 std::vector<core::LoadedSession> CoreStore::sessions_load() {

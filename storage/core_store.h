@@ -8,7 +8,9 @@
 // One message routed to many persistent sessions is one op with one row per session
 // (message_put coalesces while nothing else was posted in between): the topic, payload and
 // properties are converted once, and the loop allocates once per message, not per receiver;
-// the writer stores them once too, as one body row the session rows point at.
+// the writer stores them once too, as one body row the session rows point at. State changes
+// and erases coalesce the same way, into one op of small records (no closure and no client id
+// string per call): a draining session's acks cost the loop a vector append each.
 //
 // Acknowledgement after commit (core::Store::after_commit) is a no-op op whose completion is
 // the callback: completions run in posting order, and an op posted in the same loop turn as
@@ -44,12 +46,12 @@ public:
     void session_delete(const std::string& client_id) override;
     void subscription_set(const std::string& client_id, const core::StoredSubscription& sub) override;
     void subscription_erase(const std::string& client_id, std::string_view filter) override;
-    void message_put(const std::string& client_id, uint64_t seq, core::StoredState state,
+    void message_put(std::string_view client_id, uint64_t seq, core::StoredState state,
                      uint16_t packet_id, const core::Message& message, uint8_t qos, bool retain,
                      std::span<const uint32_t> subscription_ids) override;
-    void message_state(const std::string& client_id, uint64_t seq, core::StoredState state,
+    void message_state(std::string_view client_id, uint64_t seq, core::StoredState state,
                        uint16_t packet_id) override;
-    void message_erase(const std::string& client_id, uint64_t seq) override;
+    void message_erase(std::string_view client_id, uint64_t seq) override;
     // The sessions loaded at open(); once. A session that was still connected when the broker
     // stopped (a crash) counts as disconnected now, and is saved so.
     std::vector<core::LoadedSession> sessions_load() override;
@@ -69,11 +71,17 @@ public:
                      std::function<void(core::StreamRead)> done) override;
 
     struct MultiPut;  // core_store.cpp
+    struct Changes;   // core_store.cpp
 
 private:
+    void message_change(std::string_view client_id, uint64_t seq, bool erase, MessageState state,
+                        uint16_t packet_id);
+
     SqliteStore& store_;
-    // The multi-row put posted last, open for more rows while store_.mark() == open_mark_.
+    // The multi-row put, or the changes, posted last: open for more while store_.mark() is
+    // open_mark_ (nothing posted since, so the op still waits in this loop turn's batch).
     std::shared_ptr<MultiPut> open_put_;
+    std::shared_ptr<Changes> open_changes_;
     SqliteStore::Mark open_mark_;
     const core::Clock& clock_;
     std::vector<RetainedRecord> retained_;

@@ -1,6 +1,6 @@
 // Migrations 1..kSchemaVersion. Each is SQL run once, in order, inside the opening transaction.
 //
-// Tables that hold payloads (retained, stored_messages, stream_entries) keep their rowid:
+// Tables that hold payloads (retained, stored_messages, session_messages, stream_entries) keep their rowid:
 // SQLite's WITHOUT ROWID suits small rows only. Booleans and enums are stored as integers or
 // as the short texts of records.cpp.
 #include "storage/schema.h"
@@ -166,7 +166,45 @@ CREATE TRIGGER session_messages_release AFTER DELETE ON session_messages BEGIN
 END;
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3};
+// Migration 4: session rows go in where the last one went. Keyed by (client id, seq), the rows
+// of many sessions queued at once land on as many b-tree pages, and each commit wrote every one
+// of them whole to the WAL (4 KB for a 60-byte row: 45 times the data, and as much again at
+// each checkpoint). Keyed by seq alone (core's one counter, increasing across all sessions)
+// every insert appends to the last page. A session's rows are found by a scan, which only the
+// start (one pass for all sessions) and tests do: the broker erases a session's messages by
+// seq, as it knows them (core/persist.cpp). No index by client id either: it would scatter again.
+// A message for one session keeps its body in its own row (body_id NULL: one insert, no
+// trigger); one routed to many keeps a shared body in stored_messages as in version 3. Old rows
+// are numbered anew in (seq, client id) order, which keeps each session's order and makes seqs
+// unique (version 3 allowed the same seq in two sessions); their bodies stay where they are.
+constexpr const char* kMigration4 = R"sql(
+CREATE TABLE session_messages_v4 (
+    seq INTEGER PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state = 'queued' OR state = 'inflight_publish' OR state = 'inflight_pubrel'),
+    packet_id INTEGER NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    subscription_ids BLOB,
+    body_id INTEGER,
+    topic TEXT,
+    payload BLOB,
+    properties BLOB,
+    expiry_at_wall_ms INTEGER NOT NULL
+);
+INSERT INTO session_messages_v4 (seq, client_id, state, packet_id, qos, retain, subscription_ids, body_id,
+                                 topic, payload, properties, expiry_at_wall_ms)
+    SELECT row_number() OVER (ORDER BY seq, client_id), client_id, state, packet_id, qos, retain,
+           subscription_ids, body_id, NULL, NULL, NULL, 0 FROM session_messages;
+DROP TABLE session_messages;
+ALTER TABLE session_messages_v4 RENAME TO session_messages;
+CREATE TRIGGER session_messages_release AFTER DELETE ON session_messages WHEN OLD.body_id IS NOT NULL BEGIN
+    UPDATE stored_messages SET refs = refs - 1 WHERE id = OLD.body_id;
+    DELETE FROM stored_messages WHERE id = OLD.body_id AND refs <= 0;
+END;
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 
 }  // namespace

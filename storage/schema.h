@@ -12,7 +12,7 @@
 
 namespace herald::storage {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // The version recorded in the file: 0 for an empty database (no schema_version table).
 Result<int> schema_version(Db& db);

@@ -1,6 +1,6 @@
 // The sessions and session_subscriptions tables, and loading a whole saved session (with
 // its messages, from session_messages.cpp) for a start or a reconnect.
-#include <map>
+#include <unordered_map>
 
 #include "storage/tables.h"
 
@@ -28,11 +28,11 @@ Result<std::vector<SubscriptionRecord>> load_subscriptions(Db& db, std::string_v
 }
 
 // Fills in the subscriptions and messages of `saved`.
-Status load_parts(Db& db, SavedSession& saved, session_messages::PayloadCache* cache = nullptr) {
+Status load_parts(Db& db, SavedSession& saved) {
     auto subs = load_subscriptions(db, saved.session.client_id);
     if (!subs) return subs.status();
     saved.subscriptions = std::move(subs.value());
-    auto messages = session_messages::load(db, saved.session.client_id, cache);
+    auto messages = session_messages::load(db, saved.session.client_id);
     if (!messages) return messages.status();
     saved.messages = std::move(messages.value());
     return {};
@@ -51,16 +51,20 @@ Status save(Db& db, const SessionRecord& s) {
     return q.bind(3, s.expiry_interval).bind(4, s.disconnected_at_wall_ms).run();
 }
 
-Status remove(Db& db, std::string_view client_id) {
+Status remove_keep_messages(Db& db, std::string_view client_id) {
     static const char* const kDeletes[] = {
         "DELETE FROM sessions WHERE client_id = ?1",
         "DELETE FROM session_subscriptions WHERE client_id = ?1",
-        "DELETE FROM session_messages WHERE client_id = ?1",
     };
     for (const char* sql : kDeletes) {
         if (Status s = db.query(sql).bind(1, client_id).run(); !s) return s;
     }
     return {};
+}
+
+Status remove(Db& db, std::string_view client_id) {
+    if (Status s = remove_keep_messages(db, client_id); !s) return s;
+    return session_messages::clear(db, client_id);
 }
 
 Status subscription_set(Db& db, std::string_view client_id, const SubscriptionRecord& sub) {
@@ -94,16 +98,30 @@ Result<std::optional<SavedSession>> load(Db& db, std::string_view client_id) {
 
 Result<std::vector<SavedSession>> load_all(Db& db) {
     std::vector<SavedSession> out;
+    std::unordered_map<std::string, size_t> index;  // client id -> position in out
     {
         Query q = db.query(
             "SELECT client_id, username, expiry_interval, disconnected_at_wall_ms FROM sessions ORDER BY client_id");
         while (q.next()) out.emplace_back().session = read_session(q);
         if (!q.status()) return q.status();
     }
-    session_messages::PayloadCache cache;  // a message queued for many sessions: one payload
-    for (SavedSession& saved : out) {
-        if (Status s = load_parts(db, saved, &cache); !s) return s;
+    index.reserve(out.size());
+    for (size_t i = 0; i < out.size(); ++i) {
+        index.emplace(out[i].session.client_id, i);
+        auto subs = load_subscriptions(db, out[i].session.client_id);
+        if (!subs) return subs.status();
+        out[i].subscriptions = std::move(subs.value());
     }
+    // The messages in one pass, by seq (so each session's in its order); a message queued for
+    // many sessions gets one payload in memory.
+    session_messages::PayloadCache cache;
+    std::string key;
+    Status s = session_messages::load_all(db, cache, [&](std::string_view client_id, SessionMessageRecord m) {
+        key.assign(client_id);
+        auto it = index.find(key);
+        if (it != index.end()) out[it->second].messages.push_back(std::move(m));
+    });
+    if (!s) return s;
     return out;
 }
 
@@ -120,9 +138,10 @@ Status purge_expired(Db& db, uint64_t now_ms) {
         if (!q.status()) return q.status();
     }
     for (const std::string& id : expired) {
-        if (Status s = remove(db, id); !s) return s;
+        if (Status s = remove_keep_messages(db, id); !s) return s;
     }
-    return {};
+    // Their messages, and any left by a session deleted without them: one scan for all.
+    return session_messages::clear_orphans(db);
 }
 
 }  // namespace herald::storage::sessions

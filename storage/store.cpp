@@ -194,8 +194,11 @@ void SqliteStore::hand_over_in_loop() {
 }
 
 void SqliteStore::drain_completions_in_loop() {
-    // A local vector: a callback may post, or even close() the store, which drains again.
-    std::vector<Completion> ready;
+    // A local vector: a callback may post, or even close() the store, which drains again. It
+    // takes the spare buffer, and the writer gets it back with the swap: neither side grows a
+    // vector from nothing each batch.
+    std::vector<Completion> ready = std::move(spare_completions_);
+    ready.clear();
     uint64_t completed = 0;
     {
         std::lock_guard<std::mutex> lock(mu_);
@@ -209,6 +212,8 @@ void SqliteStore::drain_completions_in_loop() {
         if (c.done) c.done(c.status);
         else if (!c.status.ok() && on_error_) on_error_(c.status);
     }
+    ready.clear();
+    if (ready.capacity() > spare_completions_.capacity()) spare_completions_ = std::move(ready);
 }
 
 void SqliteStore::writer_main() {

@@ -117,6 +117,9 @@ public:
     void retained_erase(std::string topic, Done done = {});
     // Persistent sessions.
     void session_save(SessionRecord session, Done done = {});
+    // The session and its subscriptions. Its messages are erased first, one by one
+    // (session_message_erase): finding them by client id would be a scan, as session_messages
+    // is keyed by seq alone (tables.h); any left over go at the next start.
     void session_delete(std::string client_id, Done done = {});
     void subscription_set(std::string client_id, SubscriptionRecord sub, Done done = {});
     void subscription_erase(std::string client_id, std::string filter, Done done = {});
@@ -125,7 +128,7 @@ public:
     void session_message_state(std::string client_id, uint64_t seq, MessageState state, uint16_t packet_id,
                                Done done = {});
     void session_message_erase(std::string client_id, uint64_t seq, Done done = {});
-    void session_messages_clear(std::string client_id, Done done = {});
+    void session_messages_clear(std::string client_id, Done done = {});  // a scan: tools and tests
     // Users.
     void user_create(UserRecord user, Done done);
     void user_delete(std::string name, Done done);
@@ -196,6 +199,7 @@ private:
     Handles* handles_ = nullptr;
     std::thread::id loop_thread_;
     std::vector<Op> pending_;  // posted this loop turn
+    std::vector<Completion> spare_completions_;  // drained last time, kept for its capacity
     uint64_t posted_ = 0;      // ops posted since start(); compared with completed_ops_
     uint64_t completed_seen_ = 0;  // completed_ops_ at the last drain
     uint64_t handovers_ = 0;       // hand-overs to the writer (for mark())

@@ -22,7 +22,7 @@ void SqliteStore::session_save(SessionRecord s, Done done) {
 }
 
 void SqliteStore::session_delete(std::string client_id, Done done) {
-    write([id = std::move(client_id)](Db& db) { return sessions::remove(db, id); }, std::move(done));
+    write([id = std::move(client_id)](Db& db) { return sessions::remove_keep_messages(db, id); }, std::move(done));
 }
 
 void SqliteStore::subscription_set(std::string client_id, SubscriptionRecord sub, Done done) {

@@ -7,6 +7,7 @@
 // begins or commits a transaction: the caller (the writer's batch, or exec_now) does.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -87,19 +88,26 @@ Status purge_expired(Db& db, uint64_t now_ms);
 // sessions.cpp: persistent sessions and their subscriptions.
 namespace sessions {
 Status save(Db& db, const SessionRecord& session);  // insert or replace (subscriptions and messages stay)
-Status remove(Db& db, std::string_view client_id);  // the session, its subscriptions and messages; none is ok
+// The session, its subscriptions and messages; none is ok. Finding the messages is a scan of
+// session_messages (which has no index by session): for the start, tools and tests.
+Status remove(Db& db, std::string_view client_id);
+// The session and its subscriptions only: the running broker's way, which erases the
+// session's messages by seq first (it knows them) and leaves no scan to the writer.
+Status remove_keep_messages(Db& db, std::string_view client_id);
 Status subscription_set(Db& db, std::string_view client_id, const SubscriptionRecord& sub);
 Status subscription_erase(Db& db, std::string_view client_id, std::string_view filter);
 Result<std::optional<SavedSession>> load(Db& db, std::string_view client_id);
 Result<std::vector<SavedSession>> load_all(Db& db);  // ordered by client id
 // Sessions whose expiry passed while the broker was down (expiry_interval seconds after
-// disconnected_at_wall_ms), with everything they own. 0xFFFFFFFF never expires.
+// disconnected_at_wall_ms), with everything they own, and the messages of sessions that are
+// gone (one scan). 0xFFFFFFFF never expires.
 Status purge_expired(Db& db, uint64_t now_ms);
 }  // namespace sessions
 
-// session_messages.cpp: a session's outgoing QoS 1/2 messages. Each row names a body in
-// stored_messages (topic, payload, properties, expiry), stored once for all the rows of one
-// routed message and deleted with its last row (schema.cpp, migration 3).
+// session_messages.cpp: a session's outgoing QoS 1/2 messages, keyed by seq, which is unique
+// in the whole table (core's one counter). A message for one session holds its body (topic,
+// payload, properties, expiry) in its row; the rows of a message for many name one body in
+// stored_messages, deleted with its last row (schema.cpp, migrations 3 and 4).
 namespace session_messages {
 // What one session's row of a shared message holds besides the body.
 struct Row {
@@ -114,15 +122,20 @@ struct Row {
 Status put(Db& db, std::string_view client_id, const SessionMessageRecord& message);  // insert or replace by seq
 // One body (topic, payload, props, expiry of `body`; its other fields and its subscription
 // identifiers are ignored) and one row per entry of `rows`, each inserted or replaced by seq.
+// A single row holds the body itself.
 Status put_shared(Db& db, const SessionMessageRecord& body, std::span<const Row> rows);
 Status set_state(Db& db, std::string_view client_id, uint64_t seq, MessageState state, uint16_t packet_id);  // NotFound
 Status erase(Db& db, std::string_view client_id, uint64_t seq);  // no row is not an error
-Status clear(Db& db, std::string_view client_id);
+Status clear(Db& db, std::string_view client_id);  // a scan
+Status clear_orphans(Db& db);  // the rows of sessions that are not in `sessions`; a scan
 // Payloads already read, by body id: loading many sessions with one cache gives the rows of
 // one body one shared payload in memory, as before the restart.
 using PayloadCache = std::unordered_map<int64_t, mqtt::SharedPayload>;
 Result<std::vector<SessionMessageRecord>> load(Db& db, std::string_view client_id,
-                                               PayloadCache* cache = nullptr);  // by seq
+                                               PayloadCache* cache = nullptr);  // by seq; a scan
+// Every row, by seq, with its session's client id: one scan for the whole start.
+Status load_all(Db& db, PayloadCache& cache,
+                const std::function<void(std::string_view client_id, SessionMessageRecord message)>& each);
 }  // namespace session_messages
 
 // streams.cpp: stream entries and device cursors (SPEC 5; used by the streams issue).

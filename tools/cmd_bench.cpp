@@ -127,6 +127,10 @@ CommandRunner add_bench_command(CLI::App& app) {
         ->capture_default_str()
         ->check(CLI::Range(1, 65535));
     cmd->add_option("-t,--topic", c.topic, "fanin/fanout topic (default herald-bench/RUN/SCENARIO); offline: inbox prefix, TOPIC/<i>");
+    cmd->add_option("--per-inbox", c.per_inbox,
+                    "offline: persistent subscribers per inbox topic (default 1); -S 10 --per-inbox 10: one topic, "
+                    "each message queued for 10 sessions")
+        ->check(CLI::PositiveNumber);
     cmd->add_option("--sys", c.sys_filter,
                     "offline: at the end, read the broker's retained statistics under this filter (e.g. '$SYS/#')");
     cmd->add_flag("--presence", c.presence,

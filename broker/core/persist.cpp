@@ -7,8 +7,8 @@
 //   CONNECT                 the session row (connected); a session that becomes persistent on a
 //                           resume is written whole (subscriptions, inflight, queue)
 //   connection gone         the session row with its disconnected-at time
-//   session end             delete (expiry, clean start, takeover with clean start, expiry
-//                           interval set to 0 at DISCONNECT)
+//   session end             its messages erased, then delete (expiry, clean start, takeover
+//                           with clean start, expiry interval set to 0 at DISCONNECT)
 //   SUBSCRIBE / UNSUBSCRIBE one row per filter
 //   a QoS 1/2 delivery      put (queued, or in flight with its packet id when sent at once);
 //                           sent from the queue: state; PUBREC: state; PUBACK / PUBCOMP / a
@@ -42,10 +42,7 @@ void Broker::Impl::persist_connect(Session& s) {
     if (!keep_sessions) return;
     if (s.expiry_interval == 0) {
         // A persistent session resumed as a clean one: it now ends with its connection.
-        if (s.stored) {
-            store.session_delete(s.client_id.str());
-            s.stored = false;
-        }
+        if (s.stored) persist_end(s);
         return;
     }
     store.session_save(stored_session(s, 0));
@@ -64,11 +61,11 @@ void Broker::Impl::persist_connect(Session& s) {
         if (!d.message) {  // PUBREL sent: only the state matters, but a row needs a message
             Message released;
             released.payload = std::make_shared<const std::string>();
-            store.message_put(s.client_id.str(), d.seq, StoredState::InflightPubrel, e.packet_id,
+            store.message_put(s.client_id.view(), d.seq, StoredState::InflightPubrel, e.packet_id,
                               released, 2, false, {});
             continue;
         }
-        store.message_put(s.client_id.str(), d.seq, StoredState::InflightPublish, e.packet_id, *d.message,
+        store.message_put(s.client_id.view(), d.seq, StoredState::InflightPublish, e.packet_id, *d.message,
                           d.qos, d.retain, d.subscription_ids);
     }
     for (Delivery& d : s.queue)
@@ -80,6 +77,13 @@ void Broker::Impl::persist_disconnect(Session& s) {
 }
 
 void Broker::Impl::persist_end(Session& s) {
+    // The messages by seq first: the store finds a session's messages by seq only (one
+    // counter for all sessions keeps its inserts on the last page of one table).
+    // Seq 0: never put (stream entries, streams.cpp).
+    for (const InflightEntry& e : s.inflight)
+        if (e.delivery.seq) store.message_erase(s.client_id.view(), e.delivery.seq);
+    for (const Delivery& d : s.queue)
+        if (d.seq) store.message_erase(s.client_id.view(), d.seq);
     store.session_delete(s.client_id.str());
     s.stored = false;
 }
@@ -97,7 +101,7 @@ void Broker::Impl::persist_unsubscribe(Session& s, std::string_view filter) {
 void Broker::Impl::persist_put(Session& s, Delivery& d, uint16_t packet_id) {
     d.seq = next_store_seq++;
     ++store_writes;
-    store.message_put(s.client_id.str(), d.seq,
+    store.message_put(s.client_id.view(), d.seq,
                       packet_id ? StoredState::InflightPublish : StoredState::Queued, packet_id,
                       *d.message, d.qos, d.retain, d.subscription_ids);
 }
@@ -105,17 +109,17 @@ void Broker::Impl::persist_put(Session& s, Delivery& d, uint16_t packet_id) {
 // Deliveries with seq 0 were never put (stream entries, streams.cpp): nothing to change.
 void Broker::Impl::persist_sent(Session& s, const Delivery& d, uint16_t packet_id) {
     if (!d.seq) return;
-    store.message_state(s.client_id.str(), d.seq, StoredState::InflightPublish, packet_id);
+    store.message_state(s.client_id.view(), d.seq, StoredState::InflightPublish, packet_id);
 }
 
 void Broker::Impl::persist_pubrec(Session& s, const Delivery& d, uint16_t packet_id) {
     if (!d.seq) return;
-    store.message_state(s.client_id.str(), d.seq, StoredState::InflightPubrel, packet_id);
+    store.message_state(s.client_id.view(), d.seq, StoredState::InflightPubrel, packet_id);
 }
 
 void Broker::Impl::persist_erase(Session& s, const Delivery& d) {
     if (!d.seq) return;
-    store.message_erase(s.client_id.str(), d.seq);
+    store.message_erase(s.client_id.view(), d.seq);
 }
 
 void Broker::Impl::restore_sessions() {

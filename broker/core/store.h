@@ -8,7 +8,8 @@
 // Sessions: only persistent ones (those that outlive their connection: 5.0 Session Expiry
 // Interval > 0, 3.1.1 clean session 0) are written, and only when keeps_sessions() is true.
 // Each outgoing QoS 1/2 message of such a session is a row keyed by (client id, seq), seq
-// chosen by core and increasing per session, so that a restart rebuilds the queue in order.
+// chosen by core from one counter: unique across sessions (the store may key by seq alone) and
+// so increasing per session, so that a restart rebuilds the queue in order.
 // Writes apply in the order they are made.
 #pragma once
 
@@ -109,19 +110,21 @@ public:
     // False: core skips every session call below (nothing would be kept).
     virtual bool keeps_sessions() const = 0;
     // Persistent sessions: the session row (save inserts or replaces), delete removes the
-    // session with its subscriptions and messages.
+    // session with its subscriptions; core erases its messages first (message_erase), so that
+    // a store need not find messages by session (it may drop leftovers at its next start).
     virtual void session_save(const StoredSession& session) = 0;
     virtual void session_delete(const std::string& client_id) = 0;
     virtual void subscription_set(const std::string& client_id, const StoredSubscription& sub) = 0;
     virtual void subscription_erase(const std::string& client_id, std::string_view filter) = 0;
     // An outgoing message of a session: `message` is shared, its topic and payload are what
     // is delivered; qos / retain / subscription ids are the delivery's.
-    virtual void message_put(const std::string& client_id, uint64_t seq, StoredState state,
+    // The client id is a view: valid during the call only (an implementation copies it).
+    virtual void message_put(std::string_view client_id, uint64_t seq, StoredState state,
                              uint16_t packet_id, const Message& message, uint8_t qos, bool retain,
                              std::span<const uint32_t> subscription_ids) = 0;
-    virtual void message_state(const std::string& client_id, uint64_t seq, StoredState state,
+    virtual void message_state(std::string_view client_id, uint64_t seq, StoredState state,
                                uint16_t packet_id) = 0;
-    virtual void message_erase(const std::string& client_id, uint64_t seq) = 0;
+    virtual void message_erase(std::string_view client_id, uint64_t seq) = 0;
     // The sessions saved before this start; called once at start.
     virtual std::vector<LoadedSession> sessions_load() = 0;
 
@@ -180,10 +183,10 @@ public:
     void session_delete(const std::string&) override {}
     void subscription_set(const std::string&, const StoredSubscription&) override {}
     void subscription_erase(const std::string&, std::string_view) override {}
-    void message_put(const std::string&, uint64_t, StoredState, uint16_t, const Message&, uint8_t,
+    void message_put(std::string_view, uint64_t, StoredState, uint16_t, const Message&, uint8_t,
                      bool, std::span<const uint32_t>) override {}
-    void message_state(const std::string&, uint64_t, StoredState, uint16_t) override {}
-    void message_erase(const std::string&, uint64_t) override {}
+    void message_state(std::string_view, uint64_t, StoredState, uint16_t) override {}
+    void message_erase(std::string_view, uint64_t) override {}
     std::vector<LoadedSession> sessions_load() override { return {}; }
     void after_commit(std::function<void(bool)> fn) override { fn(true); }
 };

@@ -52,17 +52,17 @@ public:
     void subscription_erase(const std::string& id, std::string_view f) override {
         log.push_back("unsub " + id + " " + std::string(f));
     }
-    void message_put(const std::string& id, uint64_t seq, core::StoredState st, uint16_t pid,
+    void message_put(std::string_view id, uint64_t seq, core::StoredState st, uint16_t pid,
                      const core::Message& m, uint8_t qos, bool, std::span<const uint32_t>) override {
-        log.push_back("put " + id + " " + std::to_string(seq) + " " + m.topic + " q" + std::to_string(qos) +
+        log.push_back("put " + std::string(id) + " " + std::to_string(seq) + " " + m.topic + " q" + std::to_string(qos) +
                       (st == core::StoredState::Queued ? " queued" : " sent " + std::to_string(pid)));
     }
-    void message_state(const std::string& id, uint64_t seq, core::StoredState st, uint16_t) override {
-        log.push_back("state " + id + " " + std::to_string(seq) +
+    void message_state(std::string_view id, uint64_t seq, core::StoredState st, uint16_t) override {
+        log.push_back("state " + std::string(id) + " " + std::to_string(seq) +
                       (st == core::StoredState::InflightPubrel ? " pubrel" : " sent"));
     }
-    void message_erase(const std::string& id, uint64_t seq) override {
-        log.push_back("erase " + id + " " + std::to_string(seq));
+    void message_erase(std::string_view id, uint64_t seq) override {
+        log.push_back("erase " + std::string(id) + " " + std::to_string(seq));
     }
     std::vector<core::LoadedSession> sessions_load() override { return std::move(to_load); }
     void after_commit(std::function<void(bool)> fn) override { waiting.push_back(std::move(fn)); }
@@ -149,9 +149,15 @@ TEST_CASE("persist: a persistent session is written through, and its publisher a
     again->send(make_ack(PacketType::Pubcomp, pid2));
     CHECK(f.store.log.back() == "erase ps 2");
 
-    // A clean start ends it: deleted.
+    // A clean start ends it: its messages erased by seq (the store finds them by seq only), then deleted.
     again->end();
+    pub->send(make_publish("t/3", "three", 1, 9));
+    CHECK(f.store.log.back() == "put ps 3 t/3 q1 queued");
+    f.store.commit();
+    CHECK(acks(pub->take(), PacketType::Puback) == std::vector<uint16_t>{9});
     auto fresh = connect(b, make_connect("ps", ProtocolVersion::V5, true, 0));
+    REQUIRE(f.store.log.size() >= 2);
+    CHECK(f.store.log[f.store.log.size() - 2] == "erase ps 3");
     CHECK(f.store.log.back() == "delete ps");
 }
 

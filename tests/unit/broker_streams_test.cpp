@@ -37,10 +37,10 @@ public:
     void session_delete(const std::string&) override {}
     void subscription_set(const std::string&, const core::StoredSubscription&) override {}
     void subscription_erase(const std::string&, std::string_view) override {}
-    void message_put(const std::string&, uint64_t, core::StoredState, uint16_t, const core::Message&, uint8_t,
+    void message_put(std::string_view, uint64_t, core::StoredState, uint16_t, const core::Message&, uint8_t,
                      bool, std::span<const uint32_t>) override {}
-    void message_state(const std::string&, uint64_t, core::StoredState, uint16_t) override {}
-    void message_erase(const std::string&, uint64_t) override {}
+    void message_state(std::string_view, uint64_t, core::StoredState, uint16_t) override {}
+    void message_erase(std::string_view, uint64_t) override {}
     std::vector<core::LoadedSession> sessions_load() override { return {}; }
     void after_commit(std::function<void(bool)> fn) override { commits.push_back(std::move(fn)); }
 

@@ -88,7 +88,8 @@ TEST_CASE("storage bodies: one body for the rows of a routed message, gone with 
     props.subscription_identifiers = {99};  // a delivery's, never the body's
     SessionMessageRecord m{0, MessageState::Queued, 0, "chat/room", payload("hello"), 1, false, props, kNow + 60'000};
     std::vector<session_messages::Row> rows;
-    for (int i = 0; i < 10; ++i) rows.push_back(row("s" + std::to_string(i), 1, i == 3 ? std::vector<uint32_t>{4, 70000} : std::vector<uint32_t>{}));
+    for (int i = 0; i < 10; ++i)
+        rows.push_back(row("s" + std::to_string(i), uint64_t(i + 1), i == 3 ? std::vector<uint32_t>{4, 70000} : std::vector<uint32_t>{}));
     REQUIRE(store->exec_now([&](Db& db) { return session_messages::put_shared(db, m, rows); }).ok());
     CHECK(bodies(*store) == 1);
     CHECK(count(*store, "SELECT refs FROM stored_messages") == 10);
@@ -107,29 +108,34 @@ TEST_CASE("storage bodies: one body for the rows of a routed message, gone with 
         CHECK(four[0].props.subscription_identifiers.empty());
 
         CHECK(session_messages::erase(db, "s0", 1).ok());
+        CHECK(session_messages::erase(db, "s1", 1).ok());  // not s1's seq: nothing
         CHECK(session_messages::clear(db, "s1").ok());
         CHECK(sessions::remove(db, "s2").ok());
-        // A row put again under its seq points at the new body and gives the old one back.
-        CHECK(session_messages::put(db, "s3", {1, MessageState::Queued, 0, "other", payload("x"), 1, false, {}, 0}).ok());
+        // A row put again under its seq holds its new body and gives the old one back.
+        CHECK(session_messages::put(db, "s3", {4, MessageState::Queued, 0, "other", payload("x"), 1, false, {}, 0}).ok());
         return Status{};
     }).ok());
-    CHECK(bodies(*store) == 2);
+    CHECK(bodies(*store) == 1);  // "other" is in its row
     CHECK(count(*store, "SELECT refs FROM stored_messages WHERE topic = 'chat/room'") == 6);
     REQUIRE(store->exec_now([&](Db& db) {
-        for (int i = 4; i < 10; ++i) CHECK(session_messages::erase(db, "s" + std::to_string(i), 1).ok());
+        for (int i = 4; i < 10; ++i) CHECK(session_messages::erase(db, "s" + std::to_string(i), uint64_t(i + 1)).ok());
         return Status{};
     }).ok());
-    CHECK(bodies(*store) == 1);  // "other", still s3's
-    CHECK(count(*store, "SELECT count(*) FROM stored_messages WHERE topic = 'chat/room'") == 0);
-    REQUIRE(store->exec_now([&](Db& db) { return session_messages::erase(db, "s3", 1); }).ok());
     CHECK(bodies(*store) == 0);
+    REQUIRE(store->exec_now([&](Db& db) {
+        auto three = ok(session_messages::load(db, "s3"));
+        REQUIRE(three.size() == 1);
+        CHECK(three[0].topic == "other");
+        return session_messages::erase(db, "s3", 4);
+    }).ok());
+    CHECK(count(*store, "SELECT count(*) FROM session_messages") == 0);
 }
 
 TEST_CASE("storage bodies: the same row twice in one put counts once; expired sessions take their bodies") {
     TempDir dir;
     auto store = open_store(dir.db());
     SessionMessageRecord m{0, MessageState::Queued, 0, "t", payload("p"), 1, false, {}, 0};
-    std::vector<session_messages::Row> rows{row("a", 1), row("a", 1), row("b", 1)};
+    std::vector<session_messages::Row> rows{row("a", 1), row("a", 1), row("b", 2)};
     REQUIRE(store->exec_now([&](Db& db) {
         CHECK(sessions::save(db, {"a", "u", 60, kNow - 61'000}).ok());  // expired
         CHECK(sessions::save(db, {"b", "u", 3600, kNow}).ok());
@@ -143,7 +149,7 @@ TEST_CASE("storage bodies: the same row twice in one put counts once; expired se
     CHECK(bodies(*store) == 0);
 }
 
-TEST_CASE("storage bodies: a version 2 file's messages move to bodies, subscription ids kept") {
+TEST_CASE("storage bodies: a version 2 file's messages move to bodies (3), then get unique seqs (4), ids kept") {
     TempDir dir;
     {
         sqlite3* db = nullptr;
@@ -188,6 +194,10 @@ TEST_CASE("storage bodies: a version 2 file's messages move to bodies, subscript
     CHECK(ss[0].messages[1].props.correlation_data == std::optional<std::string>("corr"));
     REQUIRE(ss[1].messages.size() == 1);
     CHECK(ss[1].messages[0].topic == "a/1");
+    // Migration 4 numbered the rows anew, in (seq, client id) order: unique, each session's in order.
+    CHECK(ss[0].messages[0].seq == 1);
+    CHECK(ss[1].messages[0].seq == 2);
+    CHECK(ss[0].messages[1].seq == 3);
     // The triggers work on migrated rows too.
     REQUIRE(store.exec_now([](Db& db) { return sessions::remove(db, "phone-1"); }).ok());
     CHECK(bodies(store) == 1);

@@ -216,3 +216,51 @@ TEST_CASE("core_store: one message put for many sessions is one op, each row its
     CHECK(sessions[2].messages[0].seq == 4);
     CHECK(sessions[2].messages[0].props.subscription_identifiers.empty());
 }
+
+TEST_CASE("core_store: state changes and erases in a row are one op, applied in order") {
+    TempDir dir;
+    ManualClock clock;
+    {
+        Loop loop;
+        auto opened = SqliteStore::open(dir.db(), Durability::Process, clock.wall);
+        REQUIRE(opened.ok());
+        SqliteStore& sqlite = *opened.value().store;
+        CoreStore store(sqlite, clock, {}, {});
+        sqlite.start(loop.get());
+        for (const char* id : {"a", "b"}) store.session_save(core::StoredSession{id, std::nullopt, 60, 0});
+        for (uint64_t seq = 1; seq <= 6; ++seq)
+            store.message_put(seq % 2 ? "a" : "b", seq, core::StoredState::Queued, 0,
+                              message("t/" + std::to_string(seq), "p"), 1, false, {});
+        const auto before = sqlite.mark();
+        store.message_state("a", 1, core::StoredState::InflightPublish, 11);
+        store.message_state("b", 2, core::StoredState::InflightPublish, 12);
+        store.message_erase("b", 2);
+        store.message_state("a", 3, core::StoredState::InflightPublish, 13);
+        store.message_state("a", 3, core::StoredState::InflightPubrel, 13);  // the later one wins
+        store.message_erase("a", 5);
+        store.message_erase("b", 99);  // no such row: nothing, no error
+        CHECK(sqlite.mark().posted == before.posted + 1);
+        store.message_put("b", 7, core::StoredState::Queued, 0, message("t/7", "p"), 1, false, {});
+        store.message_erase("b", 4);  // after a put: a new op
+        CHECK(sqlite.mark().posted == before.posted + 3);
+        std::vector<Status> errors;
+        sqlite.set_error_handler([&](const Status& s) { errors.push_back(s); });
+        bool committed = false;
+        store.after_commit([&](bool ok) { committed = ok; });
+        REQUIRE(run_until(loop.get(), [&] { return committed; }));
+        CHECK(errors.empty());
+        sqlite.close();
+    }
+    auto opened = SqliteStore::open(dir.db(), Durability::Process, clock.wall);
+    REQUIRE(opened.ok());
+    auto& sessions = opened.value().state.sessions;
+    REQUIRE(sessions.size() == 2);
+    const auto& a = sessions[0].messages;
+    REQUIRE(a.size() == 2);
+    CHECK((a[0].seq == 1 && a[0].state == MessageState::InflightPublish && a[0].packet_id == 11));
+    CHECK((a[1].seq == 3 && a[1].state == MessageState::InflightPubrel && a[1].packet_id == 13));
+    const auto& b = sessions[1].messages;
+    REQUIRE(b.size() == 2);
+    CHECK(b[0].seq == 6);
+    CHECK(b[1].seq == 7);
+}

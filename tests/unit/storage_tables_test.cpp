@@ -245,7 +245,7 @@ TEST_CASE("storage sessions: save, subscriptions, messages in seq order, load, e
         CHECK(session_messages::put(db, "phone-1",
                                     {1, MessageState::InflightPublish, 17, "a/1", payload("one"), 2, true, props, kNow + 5}).ok());
         CHECK(session_messages::put(db, "phone-1", {3, MessageState::Queued, 0, "a/3", payload("three"), 1, false, {}, 0}).ok());
-        CHECK(session_messages::put(db, "stale", {1, MessageState::Queued, 0, "x", payload("x"), 1, false, {}, 0}).ok());
+        CHECK(session_messages::put(db, "stale", {4, MessageState::Queued, 0, "x", payload("x"), 1, false, {}, 0}).ok());
         CHECK(session_messages::set_state(db, "phone-1", 1, MessageState::InflightPubrel, 17).ok());
         CHECK(session_messages::set_state(db, "phone-1", 99, MessageState::InflightPubrel, 1).code() == Code::NotFound);
         CHECK(session_messages::erase(db, "phone-1", 3).ok());

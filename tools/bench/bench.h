@@ -40,6 +40,7 @@ struct BenchConfig {
     std::string topic;              // fanin / fanout topic (default herald-bench/<run>/<scenario>);
                                     // offline: the prefix of the inboxes <topic>/<i>
     std::string sys_filter;         // --sys: retained broker statistics to read at the end
+    int per_inbox = 1;              // offline: subscribers (sessions) sharing each inbox topic
     int broker_pid = 0;             // --pid: read the broker's VmRSS
     bool json = false;
     bool progress = true;

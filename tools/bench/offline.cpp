@@ -5,7 +5,8 @@
 // Maximum under 5.0, --inflight under 3.1.1), and the bench counts PUBACKs per second and their
 // latency: a broker that acknowledges after its commit shows here what its store costs. Then
 // the subscribers come back with clean start 0 and drain their queues; every acknowledged
-// message must arrive, once, in order per (publisher, inbox) stream.
+// message must arrive, once, in order per (publisher, inbox) stream. --per-inbox K: K
+// subscribers share each inbox topic (S / K topics), so every message is queued for K sessions.
 //
 // PUBACK latency pairs each PUBACK with the oldest unacknowledged publish of its connection: a
 // server sends QoS 1 PUBACKs in the order it received the PUBLISHes [MQTT-4.6.0-2] (QoS 2:
@@ -88,6 +89,8 @@ private:
     std::vector<Publisher> pubs_;
     std::vector<Inbox> inboxes_;
     std::vector<Client*> first_;       // the subscribers before they go away
+    std::vector<std::string> topics_;  // the inbox topics, each shared by per_ subscribers
+    uint64_t per_ = 1;
     std::vector<uint32_t> pair_seq_;   // next seq per (publisher, inbox)
     std::string payload_;
     size_t next_inbox_ = 0, rr_ = 0, subacks_ = 0, open_ = 0;
@@ -126,10 +129,12 @@ BenchResult OfflineRun::run() {
     uint64_t count = cfg_.count;
     if (count == 0 && !cfg_.duration_given) count = 100 * uint64_t(ns);  // fits any sane queue limit
     std::string prefix = cfg_.topic.empty() ? "herald-bench/" + cfg_.run_id + "/inbox" : cfg_.topic;
+    per_ = uint64_t(std::clamp(cfg_.per_inbox, 1, ns));
+    for (int t = 0; t < (ns + int(per_) - 1) / int(per_); ++t) topics_.push_back(prefix + "/" + std::to_string(t));
     for (int s = 0; s < ns; ++s) {
         Client* c = fleet_->add(inbox_options(size_t(s), false));
         first_.push_back(c);
-        inboxes_.push_back(Inbox{prefix + "/" + std::to_string(s), nullptr, std::vector<StreamState>(size_t(np))});
+        inboxes_.push_back(Inbox{topics_[size_t(s) / per_], nullptr, std::vector<StreamState>(size_t(np))});
         c->on_message = [this](const mqtt::Publish&, std::string_view) { ++early_; };
         c->on_close = [this, c](const CloseInfo& info) { on_closed(Phase::Parking, *c, info); };
     }
@@ -145,7 +150,7 @@ BenchResult OfflineRun::run() {
         pub.client->on_publish_done = [this, pp](uint16_t, mqtt::ReasonCode r) { on_done(*pp, r); };
         pub.client->on_close = [this, pp](const CloseInfo& info) { on_closed(Phase::Closing, *pp->client, info); };
     }
-    pair_seq_.assign(size_t(np) * size_t(ns), 0);
+    pair_seq_.assign(size_t(np) * topics_.size(), 0);
 
     uv_check_init(&loop_, &check_);
     check_.data = this;
@@ -162,13 +167,19 @@ BenchResult OfflineRun::run() {
     uv_loop_close(&loop_);
 
     res_.published = res_.flow.sent = total_sent_;
-    res_.flow.expected = res_.acked;  // what was acknowledged must arrive
+    // What was acknowledged must arrive, to every session of its inbox (the last inbox may
+    // have fewer).
+    res_.flow.expected = 0;
+    for (size_t t = 0; t < topics_.size(); ++t) {
+        uint64_t subs = std::min<uint64_t>(per_, inboxes_.size() - t * per_);
+        for (size_t p = 0; p < pubs_.size(); ++p) res_.flow.expected += subs * pair_seq_[p * topics_.size() + t];
+    }
     res_.delivered = res_.flow.received;
     if (res_.sessions_kept < inboxes_.size() && t_resume_ > 0)
         res_.notes.push_back(std::to_string(inboxes_.size() - res_.sessions_kept) + " of " +
                              std::to_string(inboxes_.size()) + " sessions came back without their state (CONNACK session present 0)");
-    if (res_.acked > res_.flow.received && res_.error.empty())
-        res_.notes.push_back(std::to_string(res_.acked - res_.flow.received) +
+    if (res_.flow.expected > res_.flow.received && res_.error.empty())
+        res_.notes.push_back(std::to_string(res_.flow.expected - res_.flow.received) +
                              " acknowledged messages never arrived (a broker drops them beyond its queue limit, e.g. "
                              "max_queued_messages: keep -n / -S under it)");
     if (early_ > 0)
@@ -238,7 +249,7 @@ void OfflineRun::pump() {
         }
     } else if (phase_ == Phase::Resuming || phase_ == Phase::Draining) {
         bool quiet = phase_ == Phase::Draining && now - last_delivery_ns_ > kQuietNs;
-        if (res_.flow.received >= total_sent_ || quiet || now - t_resume_ > kDrainCapNs) end_drain(now);
+        if (res_.flow.received >= total_sent_ * per_ || quiet || now - t_resume_ > kDrainCapNs) end_drain(now);
     }
 }
 
@@ -260,11 +271,11 @@ void OfflineRun::pump_publish(uint64_t now) {
 
 void OfflineRun::send_one(Publisher& p, uint64_t now) {
     size_t to = next_inbox_;
-    next_inbox_ = next_inbox_ + 1 == inboxes_.size() ? 0 : next_inbox_ + 1;
-    write_header(payload_.data(), PayloadHeader{p.source, pair_seq_[p.source * inboxes_.size() + to]++, now});
-    PublishStatus s = p.client->publish(inboxes_[to].topic, payload_, cfg_.qos, false);
+    next_inbox_ = next_inbox_ + 1 == topics_.size() ? 0 : next_inbox_ + 1;
+    write_header(payload_.data(), PayloadHeader{p.source, pair_seq_[p.source * topics_.size() + to]++, now});
+    PublishStatus s = p.client->publish(topics_[to], payload_, cfg_.qos, false);
     if (s == PublishStatus::NotConnected || s == PublishStatus::Invalid) {
-        fail("publish on " + inboxes_[to].topic + " refused by the client");
+        fail("publish on " + topics_[to] + " refused by the client");
         return;
     }
     p.send_ns[p.sent % kRing] = now;
@@ -442,7 +453,7 @@ void OfflineRun::progress_line() {
     std::fprintf(stderr, "offline %5.1fs %s  acked %.0f/s  PUBACK p99 %s  unacked %llu  drained %.0f/s  queued %llu\n",
                  double(now - t_start_) / double(kNsPerS), phase_ == Phase::Publishing ? "publishing" : "draining",
                  ack_rate, p99, (unsigned long long)(total_sent_ - total_done_), recv_rate,
-                 (unsigned long long)(res_.acked > res_.flow.received ? res_.acked - res_.flow.received : 0));
+                 (unsigned long long)(res_.acked * per_ > res_.flow.received ? res_.acked * per_ - res_.flow.received : 0));
 }
 
 }  // namespace
