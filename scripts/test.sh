@@ -189,16 +189,20 @@ want fuzz && [ ! -f tests/fuzz/meson.build ] && {
 bg_pid=
 start_background_builds() {
   (
-    renice -n 19 -p "$BASHPID" > /dev/null
-    if want asan; then asan_build > "$LOGS/asan.log" 2>&1; echo $? > "$LOGS/asan.rc.tmp"
-                       mv "$LOGS/asan.rc.tmp" "$LOGS/asan.rc"; fi
-    if want fuzz; then fuzz_build > "$LOGS/fuzz.log" 2>&1; echo $? > "$LOGS/fuzz.rc.tmp"
-                       mv "$LOGS/fuzz.rc.tmp" "$LOGS/fuzz.rc"; fi
+    if want asan; then ( renice -n 19 -p "$BASHPID" > /dev/null; asan_build ) > "$LOGS/asan.log" 2>&1
+                       echo $? > "$LOGS/asan.rc.tmp"; mv "$LOGS/asan.rc.tmp" "$LOGS/asan.rc"; fi
+    if want fuzz; then ( renice -n 19 -p "$BASHPID" > /dev/null; fuzz_build ) > "$LOGS/fuzz.log" 2>&1
+                       echo $? > "$LOGS/fuzz.rc.tmp"; mv "$LOGS/fuzz.rc.tmp" "$LOGS/fuzz.rc"; fi
   ) &
   bg_pid=$!
 }
-# await NAME: waits for the background build NAME, prints its output, returns its status.
+descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
+# await NAME: waits for the background build NAME, prints its output, returns its status. Nothing
+# runs in the foreground meanwhile, so the build gets its normal priority back (when root: only
+# root may lower a niceness; else it stays low, which costs nothing on an idle machine).
 await() {
+  # shellcheck disable=SC2046
+  renice -n 0 -p $(descendants "$bg_pid") > /dev/null 2>&1
   while [ ! -f "$LOGS/$1.rc" ] && kill -0 "$bg_pid" 2> /dev/null; do sleep 1; done
   banner "build $1 (done in the background; its output)"
   cat "$LOGS/$1.log" 2> /dev/null
