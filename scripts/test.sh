@@ -6,6 +6,13 @@
 # libFuzzer targets (clang, build-fuzz/) for FUZZ_SECONDS each. A failing stage does not stop the
 # others. Every test case is counted; the last line is "N passed, N failed" and the exit status
 # is 1 when anything failed.
+# Speed (about 20 CPU-minutes in all; the run was ~20 minutes on 2 cores before): unity builds
+# (-Dunity=on: the heavy headers parsed and their templates compiled once per few sources; if
+# two sources of a unit clash on a file-local name, the build is redone without unity, with a
+# warning); the sanitized build at -O1 -g1 (ASan's advice; its reports need only line tables),
+# 2-3x cheaper to compile than -O2 -g; the sanitized and fuzz builds run in the background at
+# nice 19 while the tests before them run; cheap password hashes in the integration tests
+# (tests/integration/helpers.py, FULL_HASH_COST).
 # Environment: JOBS (ninja parallelism, 2), FUZZ_SECONDS (30), PYTEST_WORKERS (4: the integration
 # tests mostly wait on sockets and timers, so they run side by side with pytest-xdist; each starts
 # its own broker on its own port), PYTEST_ARGS (extra pytest args),
