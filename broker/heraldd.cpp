@@ -1,6 +1,8 @@
 // heraldd, the broker process: reads the command line and the configuration, wires Broker,
 // Store, Clock and Server together on one libuv loop, and runs until SIGINT/SIGTERM.
+#include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -82,11 +84,36 @@ void reload(const Options& options, core::Config& running, core::Broker& broker,
     spdlog::info("configuration reloaded from {}", options.config_path);
 }
 
+// TEST ONLY: HERALD_TEST_PBKDF2_ITERATIONS=N (1 <= N < the default) lowers the PBKDF2
+// iteration count of the password hashes this broker makes (the first admin, the admin API,
+// re-hashing at login). The integration suite starts ~1300 brokers, each hashing the first
+// admin's password: at the default count that alone is minutes of CPU. A hash stores its own
+// count, so hashes made this way still verify anywhere, and a broker started later without the
+// variable re-hashes them at the next login. Never set it in production: it is logged as a
+// warning. Returns the default when unset or not a number in range.
+constexpr const char* kTestIterationsEnv = "HERALD_TEST_PBKDF2_ITERATIONS";
+
+uint32_t hash_iterations() {
+    const char* v = std::getenv(kTestIterationsEnv);
+    uint32_t n = 0;
+    if (!v || !*v) return auth::kDefaultPbkdf2Iterations;
+    const char* end = v + std::char_traits<char>::length(v);
+    auto [p, ec] = std::from_chars(v, end, n);
+    if (ec != std::errc() || p != end || n < 1 || n >= auth::kDefaultPbkdf2Iterations) {
+        spdlog::warn("{}={} ignored: not a number from 1 to {}", kTestIterationsEnv, v,
+                     auth::kDefaultPbkdf2Iterations - 1);
+        return auth::kDefaultPbkdf2Iterations;
+    }
+    spdlog::warn("{}={}: password hashes are made with {} PBKDF2 iterations instead of {} "
+                 "(for tests only)", kTestIterationsEnv, n, n, auth::kDefaultPbkdf2Iterations);
+    return n;
+}
+
 // The first admin (SPEC 7): created once, when no user has the admin role. A generated
 // password is logged once, at warning level, so that whoever starts the broker can read it.
-bool ensure_admin(storage::SqliteStore& store, uint64_t now_wall_ms) {
+bool ensure_admin(storage::SqliteStore& store, uint64_t now_wall_ms, uint32_t iterations) {
     auto result = admin::ensure_first_admin(store, admin::admin_password_from_env(), now_wall_ms,
-                                            auth::kDefaultPbkdf2Iterations, nullptr);
+                                            iterations, nullptr);
     if (!result) {
         if (result.status().code() == storage::Code::Exists) {
             // A user `admin` without the admin role: not fatal, an operator can fix it.
@@ -120,6 +147,7 @@ int serve(const Options& options, core::Config config) {
         spdlog::info("configuration: {}", options.config_path);
     }
     spdlog::debug("open file limit: {}", net::raise_fd_limit());
+    const uint32_t iterations = hash_iterations();
 
     uv_loop_t loop;
     if (const int result = uv_loop_init(&loop); result != 0) {
@@ -140,7 +168,7 @@ int serve(const Options& options, core::Config config) {
     }
     std::unique_ptr<storage::SqliteStore> sqlite = std::move(opened.value().store);
     spdlog::info("data: {} (durability {})", sqlite->path(), config.durability);
-    if (!ensure_admin(*sqlite, clock.wall_ms())) {
+    if (!ensure_admin(*sqlite, clock.wall_ms(), iterations)) {
         sqlite.reset();
         (void)uv_loop_close(&loop);
         return 1;
@@ -170,8 +198,10 @@ int serve(const Options& options, core::Config config) {
         // Identity and admin API outlive the Broker (it holds pointers to them).
         identity::StoreIdentity ident(*sqlite, &loop, clock, std::move(groups), std::move(contacts),
                                       std::move(logins));
+        ident.set_hash_iterations(iterations);
         admin::ControlApiOptions api_options;
         api_options.max_user_id_bytes = config.auth.max_user_id_bytes;
+        api_options.hash_iterations = iterations;
         admin::ControlApi control(*sqlite, &loop, clock, nullptr, api_options);
         control.set_listener(&ident);
         // Retained messages and persistent sessions come back from the file here.

@@ -27,6 +27,9 @@ if not os.path.isabs(HERALDD):
 START_TIMEOUT = float(os.environ.get("HERALD_TEST_START_TIMEOUT", "10"))
 TEST_TIMEOUT = int(os.environ.get("HERALD_TEST_TIMEOUT", "120"))
 
+# Cheap password hashes in every heraldd started here (see helpers.FULL_HASH_COST).
+os.environ.setdefault("HERALD_TEST_PBKDF2_ITERATIONS", helpers.TEST_HASH_ITERATIONS)
+
 SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|"
                           r"WARNING: ThreadSanitizer")
 LISTEN_RE = re.compile(r"listening on tcp 127\.0\.0\.1:(\d+)")

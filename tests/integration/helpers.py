@@ -31,6 +31,14 @@ BROKER_KIND = os.environ.get("HERALD_TEST_BROKER", "heraldd")
 heraldd_only = pytest.mark.skipif(BROKER_KIND == "mosquitto",
                                   reason="heraldd-specific behaviour")
 
+# Password hashing cost. The brokers of these tests make their PBKDF2 hashes with few iterations
+# (HERALD_TEST_PBKDF2_ITERATIONS, a test-only knob of heraldd, set by conftest.py unless set
+# already): each broker start hashes the first admin's password, and at the real 210000
+# iterations the suite would spend minutes of CPU on that alone. A test whose point is that
+# hashes are slow passes env=FULL_HASH_COST (an empty value: heraldd's default count).
+TEST_HASH_ITERATIONS = "1000"
+FULL_HASH_COST = {"HERALD_TEST_PBKDF2_ITERATIONS": ""}
+
 # Packet types (first nibble of the fixed header).
 CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7
 SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT, AUTH = range(8, 16)

@@ -308,7 +308,8 @@ def test_slow_hashes_do_not_stall_others(make_broker, version):
     connected keeps getting its messages while they are checked. Were the hashes checked on
     the loop, every CONNACK would be sent before the later PUBLISH is even read."""
     # connect_timeout bounds the wait for a verdict too: room for 20 hashes on a slow (ASan) build.
-    b = make_broker('allow_anonymous = true\nconnect_timeout = "90s"\n', env=ADMIN_ENV)
+    b = make_broker('allow_anonymous = true\nconnect_timeout = "90s"\n',
+                    env={**ADMIN_ENV, **helpers.FULL_HASH_COST})
     a = Admin(b)
     a.ok({"command": "createUser", "user": "slow", "password": "slow-pw"})
     sub = Client(b, version, client_id="watcher")
@@ -336,7 +337,7 @@ def test_slow_hashes_do_not_stall_others(make_broker, version):
 
 def test_too_many_checks_in_flight_server_busy(make_broker):
     b = make_broker('allow_anonymous = false\nconnect_timeout = "90s"\n[auth]\nmax_pending_checks = 2\n',
-                    env=ADMIN_ENV)
+                    env={**ADMIN_ENV, **helpers.FULL_HASH_COST})  # checks in flight long enough to pile up
     Admin(b).ok({"command": "createUser", "user": "busy", "password": "busy-pw"})
     socks = [raw_connect(b, V5, f"busy-{i}", "busy", "busy-pw") for i in range(12)]
     codes = [connack_of(s, 90) for s in socks]

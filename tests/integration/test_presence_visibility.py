@@ -19,8 +19,8 @@
 # getPresence says offline (settle(): the broker publishes offline when it has closed the
 # connection, which may be a moment after the client saw the socket close).
 #
-# No hash-iteration knob exists in the config: each created user and each login costs one
-# PBKDF2 hash on the broker's thread pool (a fraction of a second). Run with /usr/bin/python3 -m pytest.
+# Each created user and each login costs one PBKDF2 hash on the broker's thread pool (cheap
+# here: the test-only iteration knob, see helpers.FULL_HASH_COST). Run with /usr/bin/python3 -m pytest.
 import json
 import re
 import signal

@@ -14,6 +14,11 @@
 
 namespace herald::tools::bench {
 
+// Time units of uv_hrtime(), shared by the scenarios (defined once: the unity build of
+// scripts/test.sh compiles several scenario files as one unit).
+inline constexpr uint64_t kNsPerMs = 1000000;
+inline constexpr uint64_t kNsPerS = 1000000000;
+
 struct BenchConfig {
     std::string scenario;           // conns | fanin | fanout | chat | churn | offline
     std::string host = "127.0.0.1";

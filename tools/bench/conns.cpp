@@ -21,8 +21,6 @@ namespace herald::tools::bench {
 
 namespace {
 
-constexpr uint64_t kNsPerS = 1000000000;
-
 double seconds_since(uint64_t t0) { return double(uv_hrtime() - t0) / double(kNsPerS); }
 
 // A one-shot timer owned by the loop; the callback runs at most once.

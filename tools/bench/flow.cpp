@@ -19,8 +19,6 @@ namespace herald::tools::bench {
 
 namespace {
 
-constexpr uint64_t kNsPerMs = 1000000;
-constexpr uint64_t kNsPerS = 1000000000;
 constexpr size_t kMaxBatch = 4096;        // messages one publisher sends in one loop turn
 constexpr uint64_t kStallNs = 2 * kNsPerS;  // no delivery for this long with a full window: give up
 constexpr uint64_t kDrainNs = 5 * kNsPerS;  // longest wait for the last deliveries

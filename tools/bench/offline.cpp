@@ -26,8 +26,6 @@ namespace herald::tools::bench {
 
 namespace {
 
-constexpr uint64_t kNsPerMs = 1000000;
-constexpr uint64_t kNsPerS = 1000000000;
 constexpr size_t kMaxBatch = 4096;           // messages one publisher sends in one loop turn
 constexpr size_t kRing = 65536;              // > any inflight window (Receive Maximum <= 65535)
 constexpr uint64_t kStallNs = 2 * kNsPerS;   // no PUBACK for this long with publishes out: give up
