@@ -67,10 +67,11 @@ public:
 private:
     ConnectOptions device_options(size_t i, bool again) const;
     void subscribe_all();
+    bool suback_ok(const std::string& filter, const std::vector<mqtt::ReasonCode>& reasons);
     void start_publishing();
     void pump();
     void on_done(Publisher& p, mqtt::ReasonCode reason);
-    void end_publishing(uint64_t now);
+    void end_publishing();
     void next_device();
     void on_device_ready(Device& d, const ConnectResult& r);
     void on_message(Device& d, const mqtt::Publish& m);
@@ -193,10 +194,7 @@ void StreamsRun::subscribe_all() {
         sub.filter = "users/" + d.user + "/#";
         sub.options.qos = cfg_.qos;
         d.first->subscribe({sub}, [this, f = sub.filter](uint16_t, const std::vector<mqtt::ReasonCode>& reasons) {
-            if (reasons.empty() || mqtt::is_error(reasons[0])) {
-                fail("subscription to " + f + " refused" + (reasons.empty() ? "" : ": " + std::string(mqtt::reason_name(reasons[0]))));
-                return;
-            }
+            if (!suback_ok(f, reasons)) return;
             if (++subacks_ < devs_.size()) return;
             // Every device has subscribed: the users go away; the load starts once all are gone.
             phase_ = Phase::Parking;
@@ -204,6 +202,12 @@ void StreamsRun::subscribe_all() {
             for (auto& dev : devs_) dev.first->disconnect();
         });
     }
+}
+
+bool StreamsRun::suback_ok(const std::string& filter, const std::vector<mqtt::ReasonCode>& reasons) {
+    if (!reasons.empty() && !mqtt::is_error(reasons[0])) return true;
+    fail("subscription to " + filter + " refused" + (reasons.empty() ? "" : ": " + std::string(mqtt::reason_name(reasons[0]))));
+    return false;
 }
 
 void StreamsRun::measure(long& rss_kb, long long* db, long long* wal) const {
@@ -259,7 +263,7 @@ void StreamsRun::pump() {
     ++rr_;
     bool all_sent = std::all_of(pubs_.begin(), pubs_.end(), [](const Publisher& p) { return p.sent >= p.limit; });
     if (all_sent && total_done_ == total_sent_) {
-        end_publishing(now);
+        end_publishing();
     } else if (total_done_ < total_sent_ && now - t_last_ack_ > kStallNs) {
         fail("no PUBACK for 5 s with " + std::to_string(total_sent_ - total_done_) + " publishes unacknowledged");
     }
@@ -282,13 +286,12 @@ void StreamsRun::on_done(Publisher& p, mqtt::ReasonCode reason) {
     t_last_ack_ = now;
 }
 
-void StreamsRun::end_publishing(uint64_t now) {
+void StreamsRun::end_publishing() {
     res_.seconds = double(t_last_ack_ - t_start_) / double(kNsPerS);
     uv_check_stop(&check_);
     measure(res_.rss_after_kb, &res_.db_after, &res_.wal_after);
     phase_ = Phase::Replaying;
     current_ = 0;
-    (void)now;
     next_device();
 }
 
@@ -331,8 +334,7 @@ void StreamsRun::on_device_ready(Device& d, const ConnectResult& r) {
     sub.options.qos = cfg_.qos;
     t_sub_ = uv_hrtime();
     d.again->subscribe({sub}, [this, f = sub.filter](uint16_t, const std::vector<mqtt::ReasonCode>& reasons) {
-        if (reasons.empty() || mqtt::is_error(reasons[0]))
-            fail("subscription to " + f + " refused" + (reasons.empty() ? "" : ": " + std::string(mqtt::reason_name(reasons[0]))));
+        suback_ok(f, reasons);
     });
     if (d.expected == 0) device_done(uv_hrtime());
 }
