@@ -32,16 +32,22 @@ int run_bench(BenchFlags& f, const CLI::App& cmd) {
     c.window = size_t(f.window);
     c.duration_given = cmd.count("--duration") > 0;
     c.progress = !f.quiet;
-    if (c.scenario == "offline") {
+    if (c.scenario == "offline" || c.scenario == "streams") {
         // Messages for users who are away: QoS 0 would not be kept for them.
         if (cmd.count("--qos") == 0) c.qos = 1;
         if (c.qos == 0) {
-            print_error("the offline scenario needs QoS 1 or 2 (offline sessions keep no QoS 0)");
+            print_error("the " + c.scenario + " scenario needs QoS 1 or 2 (offline sessions keep no QoS 0)");
             return kExitError;
         }
-        if (c.warmup > 0) std::fprintf(stderr, "note: offline has no warmup: --warmup ignored\n");
+        if (c.warmup > 0) std::fprintf(stderr, "note: %s has no warmup: --warmup ignored\n", c.scenario.c_str());
+        if (c.scenario == "streams" && !c.sys_filter.empty())
+            std::fprintf(stderr, "note: --sys is read by the offline scenario only: ignored\n");
     } else if (!c.sys_filter.empty()) {
         std::fprintf(stderr, "note: --sys is read by the offline scenario only: ignored\n");
+    }
+    if (c.scenario == "chat" && cmd.count("--users") > 0 && c.users < 2) {
+        print_error("the chat scenario needs at least 2 users");
+        return kExitError;
     }
     if (c.scenario != "churn" && (c.presence || c.grace >= 0))
         std::fprintf(stderr, "note: --presence and --grace are for the churn scenario only: ignored\n");
@@ -72,6 +78,8 @@ int run_bench(BenchFlags& f, const CLI::App& cmd) {
         r = bench::run_churn(c);
     else if (c.scenario == "offline")
         r = bench::run_offline(c);
+    else if (c.scenario == "streams")
+        r = bench::run_streams(c);
     else
         r = bench::run_flow(c);
 
@@ -96,9 +104,9 @@ CommandRunner add_bench_command(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("bench", "Load a broker on loopback and measure it");
     cmd->set_help_flag("--help", "Print this help message and exit");
     bench::BenchConfig& c = f->config;
-    cmd->add_option("scenario", c.scenario, "conns | fanin | fanout | chat | churn | offline")
+    cmd->add_option("scenario", c.scenario, "conns | fanin | fanout | chat | churn | offline | streams")
         ->required()
-        ->check(CLI::IsMember({"conns", "fanin", "fanout", "chat", "churn", "offline"}));
+        ->check(CLI::IsMember({"conns", "fanin", "fanout", "chat", "churn", "offline", "streams"}));
     cmd->add_option("-h,--host", c.host, "Broker host (must be loopback)")->capture_default_str();
     cmd->add_option("-p,--port", f->port, "Broker port")->capture_default_str()->check(CLI::Range(1, 65535));
     cmd->add_option("-V,--protocol-version", f->version, "5 | 311")->capture_default_str();
@@ -110,12 +118,12 @@ CommandRunner add_bench_command(CLI::App& app) {
     cmd->add_option("-d,--duration", c.duration, "Seconds to measure (the run is always bounded)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
-    cmd->add_option("-n,--count", c.count, "Messages to publish in all (conns: connections; churn: cycles; offline: default 100 per subscriber)");
+    cmd->add_option("-n,--count", c.count, "Messages to publish in all (conns: connections; churn: cycles; offline: default 100 per subscriber; streams: 10000 per user)");
     cmd->add_option("--warmup", c.warmup, "Seconds of load before measuring")->check(CLI::NonNegativeNumber);
-    cmd->add_option("-P,--publishers", c.publishers, "Publishers (fanin and offline default 8, fanout 1)")->check(CLI::PositiveNumber);
+    cmd->add_option("-P,--publishers", c.publishers, "Publishers (fanin, offline and streams default 8, fanout 1)")->check(CLI::PositiveNumber);
     cmd->add_option("-S,--subscribers", c.subscribers, "Subscribers (fanin default 1, fanout and offline 100)")
         ->check(CLI::PositiveNumber);
-    cmd->add_option("-U,--users", c.users, "chat: users (default 1000)")->check(CLI::Range(2, 1000000));
+    cmd->add_option("-U,--users", c.users, "chat: users (default 1000); streams: offline users (default 10)")->check(CLI::Range(1, 1000000));
     cmd->add_option("-c,--connections", c.connections,
                     "conns: idle connections (default 1000); churn: connections at once (default 50)")
         ->check(CLI::PositiveNumber);
@@ -139,7 +147,10 @@ CommandRunner add_bench_command(CLI::App& app) {
     cmd->add_option("--grace", c.grace,
                     "churn: the broker's presence grace in seconds, subtracted from the drop->event latency")
         ->check(CLI::NonNegativeNumber);
-    cmd->add_option("--pid", c.broker_pid, "conns: the broker's pid, to read its memory from /proc");
+    cmd->add_option("--pid", c.broker_pid, "conns, streams: the broker's pid, to read its memory from /proc");
+    cmd->add_option("--data-dir", c.data_dir, "streams: heraldd's data_dir, to size its store (herald.db + -wal)");
+    cmd->add_flag("--resubscribe", c.resubscribe,
+                  "streams: devices come back with a clean session and SUBSCRIBE (heraldd replays from their cursor)");
     cmd->add_flag("--json", c.json, "Print one JSON object instead of the text report");
     cmd->add_flag("--quiet", f->quiet, "No progress lines on stderr");
     cmd->footer(
@@ -151,7 +162,9 @@ CommandRunner add_bench_command(CLI::App& app) {
         "  churn   clients with a will connect and drop without DISCONNECT; a watcher counts the wills and\n"
         "          times each from its drop (--presence: users without wills, the offline records of presence/+)\n"
         "  offline S persistent subscribers subscribe to their inboxes and leave; P publishers send QoS 1 to the\n"
-        "          inboxes (PUBACKs/s, PUBACK latency); the subscribers come back and drain their queues");
+        "          inboxes (PUBACKs/s, PUBACK latency); the subscribers come back and drain their queues\n"
+        "  streams U users' devices subscribe to users/{me}/# and leave; P publishers send QoS 1 to users/{u}/{p}\n"
+        "          (appends/s); each device comes back alone and is timed until all its messages are in");
     return [f, cmd](const std::vector<PropertyArg>&) { return run_bench(*f, *cmd); };
 }
 

@@ -2,7 +2,9 @@
 # whose counters must add up — every QoS 1/2 message delivered once, in order; every churn drop
 # seen once as a will, or (heraldd, --presence) as its user's offline record after the grace — a
 # JSON report that parses, the offline scenario (every acknowledged message reaches the persistent session it
-# was queued for, once; the sessions are gone afterwards), the loopback-only and descriptor-limit
+# was queued for, once; the sessions are gone afterwards), the streams scenario (direct messages to
+# users who are away, each device replayed everything once, with the memory and store figures), the
+# loopback-only and descriptor-limit
 # refusals, and a cross-check with a tool
 # others wrote: mosquitto_sub, subscribed beside the bench's own subscriber, must receive
 # exactly as many messages as the bench says it published.
@@ -264,5 +266,67 @@ def test_offline_text_report_and_qos0_refused(make_broker):
     assert "acknowledged     200 of 200" in p.stdout and "PUBACK (ms)" in p.stdout, p.stdout
     assert "5 of 5 sessions kept" in p.stdout and "lost 0, duplicates 0, reordered 0" in p.stdout, p.stdout
     p = subprocess.run([HERALD, "bench", "offline", "-q", "0", "-p", str(broker.port)], capture_output=True,
+                       text=True, timeout=TIMEOUT)
+    assert p.returncode == 1 and "needs QoS 1 or 2" in p.stderr
+
+
+# ---- streams: QoS 1 direct messages to users who are away (SPEC 5), replayed per device ----
+
+def assert_streams_exact(r, n, users, publishers):
+    """Every publish appended and acknowledged; every device came back and got its share, once,
+    in order."""
+    assert r["scenario"] == "streams" and r["users"] == users and r["publishers"] == publishers, r
+    assert r["published"] == r["acked"] == r["sent"] == n, r
+    assert r["expected"] == r["received"] == r["delivered"] == n, r
+    assert r["lost"] == 0 and r["duplicates"] == 0 and r["reordered"] == 0, r
+    assert r["devices_back"] == users and r["per_device"] == n // users, r
+    assert r["ack_latency_us"]["count"] == n
+    assert r["append_rate"] > 0 and r["replay_rate"] > 0 and r["seconds"] > 0
+    rep = r["replay_ms"]
+    assert 0 < rep["p50"] <= rep["max"], rep
+
+
+@helpers.heraldd_only
+@pytest.mark.parametrize("version", ["311", "5"])
+def test_streams_replay_on_subscribe_with_memory_and_store(make_broker, tmp_path, version):
+    # Clean sessions on the way back: only heraldd's streams (the device's cursor) can replay.
+    broker = make_broker()
+    data = tmp_path / "data0"  # make_broker's data_dir of its first broker
+    r, _ = bench(broker, "streams", "-P", 3, "-U", 4, "-n", 2000, "-V", version, "--resubscribe",
+                 "--pid", broker.pid, "--data-dir", data)
+    assert r["qos"] == 1 and r["resubscribe"] is True
+    assert_streams_exact(r, 2000, 4, 3)
+    sub = r["replay_from_subscribe_ms"]
+    assert 0 < sub["p50"] <= sub["max"] <= r["replay_ms"]["max"], r
+    assert r["rss_before_kb"] > 0 and r["rss_after_kb"] > 0 and r["rss_drained_kb"] > 0, r
+    st = r["store"]
+    assert st["db_after"] > 0 and st["db_after"] + st["wal_after"] > st["db_before"] + st["wal_before"], st
+    assert r["bytes_per_message"] > 0 and r["store_growth_bytes_per_message"] > 0, r
+
+
+@pytest.mark.parametrize("version", ["311", "5"])
+def test_streams_devices_resuming_their_sessions(make_broker, version):
+    # Persistent sessions: heraldd replays the streams on CONNECT, mosquitto drains its queues.
+    broker = make_broker()
+    r, _ = bench(broker, "streams", "-P", 2, "-U", 3, "-n", 900, "-V", version)
+    assert r["resubscribe"] is False and r["replay_from_subscribe_ms"] is None
+    assert_streams_exact(r, 900, 3, 2)
+    assert r["sessions_kept"] == 3, r
+    assert r["rss_before_kb"] is None and r["store"] is None and r["bytes_per_message"] is None
+
+
+@helpers.heraldd_only
+def test_streams_text_report_and_quota(make_broker):
+    broker = make_broker('[streams]\nmax_pending = 100\n')
+    p = subprocess.run([HERALD, "bench", "streams", "-P", "2", "-U", "2", "-n", "100", "--resubscribe",
+                        "-p", str(broker.port)], capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    assert "appended         100 of 100 acknowledged" in p.stdout, p.stdout
+    assert "2 device(s) back one at a time, 50 msg each" in p.stdout and "from SUBSCRIBE" in p.stdout, p.stdout
+    assert "lost 0, duplicates 0, reordered 0" in p.stdout, p.stdout
+    # More waiting for one user than its stream may hold: 5.0 PUBACK Quota exceeded, said plainly.
+    r, p = bench(broker, "streams", "-P", 1, "-U", 1, "-n", 150, check=False)
+    assert p.returncode == 1 and "Quota exceeded" in p.stderr, p.stderr
+    p = subprocess.run([HERALD, "bench", "streams", "-q", "0", "-p", str(broker.port)], capture_output=True,
                        text=True, timeout=TIMEOUT)
     assert p.returncode == 1 and "needs QoS 1 or 2" in p.stderr

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "broker/mqtt/packets.h"
 #include "tools/bench/histogram.h"
 
@@ -20,7 +22,7 @@ inline constexpr uint64_t kNsPerMs = 1000000;
 inline constexpr uint64_t kNsPerS = 1000000000;
 
 struct BenchConfig {
-    std::string scenario;           // conns | fanin | fanout | chat | churn | offline
+    std::string scenario;           // conns | fanin | fanout | chat | churn | offline | streams
     std::string host = "127.0.0.1";
     std::string address;            // `host` resolved and checked to be loopback (numeric)
     bool ipv6 = false;
@@ -47,6 +49,8 @@ struct BenchConfig {
     std::string sys_filter;         // --sys: retained broker statistics to read at the end
     int per_inbox = 1;              // offline: subscribers (sessions) sharing each inbox topic
     int broker_pid = 0;             // --pid: read the broker's VmRSS
+    std::string data_dir;           // streams: the broker's data_dir, to size herald.db (+ -wal)
+    bool resubscribe = false;       // streams: devices come back with a clean session and SUBSCRIBE
     bool json = false;
     bool progress = true;
     std::string run_id;             // client id / topic prefix of this run
@@ -88,6 +92,12 @@ struct BenchResult {
     uint64_t acked = 0;
     uint64_t sessions_kept = 0;
     double drain_seconds = 0;
+    // streams: per device, the seconds from its reconnect (and from its SUBSCRIBE, with
+    // --resubscribe) to its last waiting message; the broker's memory once the queue is drained;
+    // the store's size (herald.db, herald.db-wal) before and after the messages were queued.
+    std::vector<double> replay_s, replay_from_sub_s;
+    long rss_drained_kb = -1;
+    long long db_before = -1, wal_before = -1, db_after = -1, wal_after = -1;
     // --sys: the last value of each retained topic under the filter, in arrival order.
     std::vector<std::pair<std::string, std::string>> sys;
     // Parameters echoed in the report.
@@ -105,9 +115,13 @@ BenchResult run_flow(const BenchConfig& config);   // fanin, fanout, chat
 BenchResult run_conns(const BenchConfig& config);  // conns
 BenchResult run_churn(const BenchConfig& config);  // churn
 BenchResult run_offline(const BenchConfig& config);  // offline
+BenchResult run_streams(const BenchConfig& config);  // streams (tools/bench/streams.cpp)
 
 // The report: text for people, one JSON object for scripts.
 void print_text(const BenchConfig& config, const BenchResult& result);
 void print_json(const BenchConfig& config, const BenchResult& result);
+// The streams scenario's part of the report (tools/bench/streams_report.cpp).
+void streams_json(const BenchConfig& config, const BenchResult& result, nlohmann::ordered_json& j);
+void streams_text(const BenchConfig& config, const BenchResult& result);
 
 }  // namespace herald::tools::bench

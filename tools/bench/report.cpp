@@ -164,6 +164,8 @@ void print_json(const BenchConfig& c, const BenchResult& r) {
         j["reordered"] = r.flow.reordered;
     } else if (r.scenario == "offline") {
         offline_json(c, r, j);
+    } else if (r.scenario == "streams") {
+        streams_json(c, r, j);
     } else {
         j["connections"] = r.connections;
         j["seconds"] = r.connect_seconds;
@@ -210,6 +212,8 @@ void print_text(const BenchConfig& c, const BenchResult& r) {
                     (unsigned long long)r.flow.duplicates, (unsigned long long)r.flow.reordered);
     } else if (r.scenario == "offline") {
         offline_text(c, r);
+    } else if (r.scenario == "streams") {
+        streams_text(c, r);
     } else {
         std::printf("  connections      %llu in %.2f s (%.0f connects/s)\n", (unsigned long long)r.connections,
                     r.connect_seconds, per_second(r.connections, r.connect_seconds));
