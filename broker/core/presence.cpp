@@ -10,6 +10,8 @@
 // - The grace period of a device is presence.grace, or its 5.0 Will Delay Interval if longer.
 // - A DISCONNECT (any reason code), a kick, a replacement by the device limit and a shutdown
 //   end a device cleanly: no grace.
+// - The `presence/{u}/devices` record is retained in memory only, never stored: after a
+//   restart it is absent until a device of the user connects (no device is online then).
 // - At start, the retained records that came back from the store give each user its seq,
 //   last seen, status and text; a record still saying "online" (the broker was killed) is
 //   turned offline at once, with last_seen = the time of the restart.
@@ -39,14 +41,15 @@ std::string_view presence_user_of(std::string_view topic) {
 void Broker::Impl::publish_presence(const std::string& user, PresenceChange change) {
     const UserPresence* p = presence.find(user);
     if (!p || !change.any()) return;
-    auto publish = [this](std::string topic, std::string json) {
+    auto make = [](std::string topic, std::string json) {
         auto m = std::make_shared<Message>();
         m->topic = std::move(topic);
         m->payload = std::make_shared<const std::string>(std::move(json));
         m->qos = 1;
         m->retain = true;
-        publish_message(m);
+        return m;
     };
+    auto publish = [&](std::string topic, std::string json) { publish_message(make(std::move(topic), std::move(json))); };
     // The record only when what others see changed (an invisible user's moves do not).
     // Rendered once: without seq to compare, then with the seq take_public() gave it.
     if (change.record) {
@@ -56,8 +59,13 @@ void Broker::Impl::publish_presence(const std::string& user, PresenceChange chan
             publish(std::string(kPresencePrefix) + user, std::move(record));
         }
     }
-    if (change.devices)
-        publish(std::string(kPresencePrefix) + user + "/devices", presence_devices_json(user, *p));
+    if (change.devices) {
+        // Retained in memory only: after a restart no device is online, so a stored copy could
+        // only be stale (and writing it would double the store writes of every connect).
+        MessagePtr m = make(std::string(kPresencePrefix) + user + "/devices", presence_devices_json(user, *p));
+        retained.set(m);
+        route(m);
+    }
     presence_counts_changed = true;
 }
 
@@ -181,6 +189,14 @@ void Broker::Impl::presence_restore() {
                          text("status", "available"), text("text", ""));
         if (was_online) stale.emplace_back(user);
     });
+    // Devices records stored by an older version: stale by definition (see publish_presence).
+    std::vector<std::string> stored_devices;
+    retained.match("presence/+/devices", clock.mono_ms(),
+                   [&](const MessagePtr& m) { stored_devices.push_back(m->topic); });
+    for (const std::string& topic : stored_devices) {
+        retained.erase(topic);
+        store.retained_erase(topic);
+    }
     for (const std::string& user : stale) publish_presence(user, PresenceChange{true, true});
 }
 

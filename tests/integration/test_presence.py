@@ -225,6 +225,32 @@ def test_users_online_count_in_sys(make_broker):
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["graceful", "kill9"])
+def test_devices_record_is_not_stored_and_is_fresh_after_a_restart(make_broker, tmp_path, how):
+    """The devices record lives in memory only: the store keeps presence/{u} and not
+    presence/{u}/devices, and after a restart the user sees only the devices really online."""
+    import sqlite3
+    data_dir = tmp_path / "devstore"
+    data = f'data_dir = "{data_dir}"'
+    b1 = make_broker(presence_config(top=data))
+    me = device(b1, "ned", "ned-phone")
+    me.subscribe("presence/ned/devices", qos=1)
+    listed = json.loads(me.expect_message().payload)
+    assert [d["client_id"] for d in listed["devices"]] == ["ned-phone"]
+    b1.stop(how)
+    me.close()
+    db = sqlite3.connect(str(data_dir / "herald.db"))
+    topics = {row[0] for row in db.execute("SELECT topic FROM retained WHERE topic LIKE 'presence/ned%'")}
+    db.close()
+    assert "presence/ned" in topics and "presence/ned/devices" not in topics, topics
+    b2 = make_broker(presence_config(top=data))
+    me = device(b2, "ned", "ned-laptop")
+    me.subscribe("presence/ned/devices", qos=1)
+    listed = json.loads(me.expect_message().payload)
+    assert [d["client_id"] for d in listed["devices"]] == ["ned-laptop"]
+    me.close()
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["graceful", "kill9"])
 def test_seq_grows_across_a_restart(make_broker, tmp_path, how):
     data = f'data_dir = "{tmp_path / "shared"}"'
     b1 = make_broker(presence_config(top=data))
