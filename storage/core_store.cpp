@@ -272,4 +272,13 @@ void CoreStore::after_commit(std::function<void(bool committed)> fn) {
     store_.write([](Db&) { return Status{}; }, [fn = std::move(fn)](const Status& s) { fn(s.ok()); });
 }
 
+std::vector<std::pair<std::string_view, uint64_t>> CoreStore::sys_figures() const {
+    const WriterStats w = store_.stats();
+    return {{"batches", w.batches},
+            {"ops", w.ops},
+            {"max_batch", w.max_batch},
+            {"failed_batches", w.failed_batches},
+            {"ops_per_batch", w.batches ? w.ops / w.batches : 0}};
+}
+
 }  // namespace herald::storage

@@ -109,6 +109,9 @@ public:
 
     // False: core skips every session call below (nothing would be kept).
     virtual bool keeps_sessions() const = 0;
+    // The implementation's own counters, published retained as $SYS/herald/store/{name} at
+    // each $SYS round (the writer's batch sizes, for benchmarks and operators).
+    virtual std::vector<std::pair<std::string_view, uint64_t>> sys_figures() const { return {}; }
     // Persistent sessions: the session row (save inserts or replaces), delete removes the
     // session with its subscriptions; core erases its messages first (message_erase), so that
     // a store need not find messages by session (it may drop leftovers at its next start).

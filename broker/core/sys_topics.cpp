@@ -52,6 +52,8 @@ void Broker::Impl::publish_sys(uint64_t now) {
     publish_sys_value("$SYS/broker/subscriptions/count", n(stats.subscription_count));
     publish_sys_value("$SYS/broker/store/messages/count", n(stored));
     publish_sys_value("$SYS/broker/store/messages/bytes", n(stored_bytes));
+    for (const auto& [name, value] : store.sys_figures())
+        publish_sys_value("$SYS/herald/store/" + std::string(name), n(value));
     if (stream_state.enabled) {  // SPEC 5 (streams.cpp)
         publish_sys_value("$SYS/herald/streams/count", n(stream_state.streams.size()));
         publish_sys_value("$SYS/herald/streams/appended", n(stream_state.appended));

@@ -307,3 +307,26 @@ def test_message_for_many_offline_sessions_is_stored_once(make_broker, tmp_path,
                    what="acknowledged row erased")
         s.disconnect()
     assert db_rows(tmp_path, "SELECT count(*) FROM stored_messages") == [(0,)]
+
+
+def test_writer_batch_figures_in_sys(make_broker, tmp_path):
+    """$SYS/herald/store/{batches,ops,max_batch,failed_batches,ops_per_batch}: the SQLite
+    writer's counters, retained, refreshed each $SYS round (sys_interval = 1 s here)."""
+    b = make_broker(shared_data(tmp_path))
+    p = Client(b, V5, client_id="pub")
+    p.connect()
+    for i in range(20):
+        p.publish(f"store/fig/{i}", b"v", qos=1, retain=True)
+    s = Client(b, V5, client_id="sys-reader")
+    s.connect()
+    s.subscribe("$SYS/herald/store/#", qos=0)
+    names = {"batches", "ops", "max_batch", "failed_batches", "ops_per_batch"}
+    seen = {}
+    deadline = time.monotonic() + 5
+    while not (names <= set(seen) and seen["ops"] >= 20):
+        assert time.monotonic() < deadline, f"store figures seen: {seen}"
+        m = s.expect_message(max(0.05, deadline - time.monotonic()))
+        seen[m.topic.rsplit("/", 1)[1]] = int(m.payload)
+    # The values may come from two $SYS rounds (retained ones first), so no exact relations.
+    assert seen["batches"] >= 1 and seen["failed_batches"] == 0
+    assert seen["max_batch"] >= 1 and seen["ops_per_batch"] >= 1
