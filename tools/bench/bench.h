@@ -4,6 +4,7 @@
 // allocation-free per message.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -20,6 +21,10 @@ namespace herald::tools::bench {
 // scripts/test.sh compiles several scenario files as one unit).
 inline constexpr uint64_t kNsPerMs = 1000000;
 inline constexpr uint64_t kNsPerS = 1000000000;
+// Publishers of the closed-loop scenarios: at most this many messages in one loop turn, and
+// send times kept in a ring larger than any inflight window (Receive Maximum <= 65535).
+inline constexpr size_t kMaxBatch = 4096;
+inline constexpr size_t kRing = 65536;
 
 struct BenchConfig {
     std::string scenario;           // conns | fanin | fanout | chat | churn | offline | streams

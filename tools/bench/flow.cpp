@@ -19,7 +19,6 @@ namespace herald::tools::bench {
 
 namespace {
 
-constexpr size_t kMaxBatch = 4096;        // messages one publisher sends in one loop turn
 constexpr uint64_t kStallNs = 2 * kNsPerS;  // no delivery for this long with a full window: give up
 constexpr uint64_t kDrainNs = 5 * kNsPerS;  // longest wait for the last deliveries
 

@@ -26,8 +26,6 @@ namespace herald::tools::bench {
 
 namespace {
 
-constexpr size_t kMaxBatch = 4096;           // messages one publisher sends in one loop turn
-constexpr size_t kRing = 65536;              // > any inflight window (Receive Maximum <= 65535)
 constexpr uint64_t kStallNs = 2 * kNsPerS;   // no PUBACK for this long with publishes out: give up
 constexpr uint64_t kQuietNs = 2 * kNsPerS;   // no delivery for this long while draining: done
 constexpr uint64_t kDrainCapNs = 60 * kNsPerS;

@@ -29,11 +29,11 @@
 
 namespace herald::tools::bench {
 
+// Its own namespace: the unity build compiles this file with offline.cpp, whose file-local
+// names (Publisher, Phase, kStallNs...) are the same.
+namespace streams_scenario {
 namespace {
 
-constexpr uint64_t kNsPerS = 1000000000;
-constexpr size_t kMaxBatch = 4096;          // messages one publisher sends in one loop turn
-constexpr size_t kRing = 65536;             // > any inflight window (Receive Maximum <= 65535)
 constexpr uint64_t kStallNs = 5 * kNsPerS;  // no PUBACK for this long with publishes out: give up
 constexpr uint64_t kQuietNs = 5 * kNsPerS;  // a device got nothing for this long: give up on it
 constexpr uint32_t kSessionExpiry = 3600;
@@ -415,9 +415,10 @@ void StreamsRun::fail(const std::string& error) {
 }
 
 }  // namespace
+}  // namespace streams_scenario
 
 BenchResult run_streams(const BenchConfig& config) {
-    StreamsRun run(config);
+    streams_scenario::StreamsRun run(config);
     return run.run();
 }
 
