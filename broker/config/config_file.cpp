@@ -349,16 +349,23 @@ bool Parser::streams(const toml::node& node, core::Config& config) {
 bool Parser::listener(const toml::table& table, core::ListenerConfig& out) {
     const toml::node* address = nullptr;
     const toml::node* port = nullptr;
+    // Keys that belong to some types only, to say which one a misplaced key needs.
+    const toml::node* tls_key = nullptr;
+    const toml::node* ws_key = nullptr;
+    const toml::node* proxy_key = nullptr;
+    std::string tls_key_name, ws_key_name;
     for (auto&& [key, node] : table) {
         const std::string_view name = key.str();
+        const std::string full = "listeners." + std::string(name);
         if (name == "type") {
-            if (!string("listeners.type", node, out.type)) return false;
-            if (out.type != "tcp" && out.type != "unix") {
+            if (!string(full, node, out.type)) return false;
+            if (out.type != "tcp" && out.type != "tls" && out.type != "ws" && out.type != "wss" &&
+                out.type != "unix") {
                 return fail(node.source(), fmt::format("listener type '{}' is not supported "
-                                                       "(tcp | unix)", out.type));
+                                                       "(tcp | tls | ws | wss | unix)", out.type));
             }
         } else if (name == "address") {
-            if (!string("listeners.address", node, out.address)) return false;
+            if (!string(full, node, out.address)) return false;
             if (out.address.empty()) return fail(node.source(), "listener address is empty");
             address = &node;
         } else if (name == "port") {
@@ -373,8 +380,56 @@ bool Parser::listener(const toml::table& table, core::ListenerConfig& out) {
             }
             out.port = static_cast<uint16_t>(value->get());
             port = &node;
+        } else if (name == "cert_file" || name == "key_file" || name == "ca_file") {
+            std::string& target = name == "cert_file" ? out.cert_file
+                                  : name == "key_file" ? out.key_file
+                                                       : out.ca_file;
+            if (!string(full, node, target)) return false;
+            target = target.empty() ? target : resolve(target);
+            tls_key = &node;
+            tls_key_name = full;
+        } else if (name == "require_certificate" || name == "use_identity_as_username") {
+            bool& target = name == "require_certificate" ? out.require_certificate
+                                                         : out.use_identity_as_username;
+            if (!boolean(full, node, target)) return false;
+            tls_key = &node;
+            tls_key_name = full;
+        } else if (name == "tls_version") {
+            if (!string(full, node, out.tls_version)) return false;
+            if (out.tls_version != "tlsv1.2" && out.tls_version != "tlsv1.3") {
+                return fail(node.source(), fmt::format("listeners.tls_version '{}' is not one of "
+                                                       "tlsv1.2 | tlsv1.3", out.tls_version));
+            }
+            tls_key = &node;
+            tls_key_name = full;
+        } else if (name == "allowed_origins") {
+            const auto* array = node.as_array();
+            if (array == nullptr) {
+                return fail(node.source(), "listeners.allowed_origins must be an array of "
+                                           "strings, such as [\"https://chat.example.com\"]");
+            }
+            out.allowed_origins.clear();
+            for (const toml::node& item : *array) {
+                std::string origin;
+                if (!string(full, item, origin)) return false;
+                out.allowed_origins.push_back(std::move(origin));
+            }
+            ws_key = &node;
+            ws_key_name = full;
+        } else if (name == "http_dir") {
+            if (!string(full, node, out.http_dir)) return false;
+            out.http_dir = out.http_dir.empty() ? out.http_dir : resolve(out.http_dir);
+            ws_key = &node;
+            ws_key_name = full;
+        } else if (name == "trust_x_forwarded_for") {
+            if (!boolean(full, node, out.trust_x_forwarded_for)) return false;
+            ws_key = &node;
+            ws_key_name = full;
+        } else if (name == "proxy_protocol") {
+            if (!boolean(full, node, out.proxy_protocol)) return false;
+            proxy_key = &node;
         } else {
-            return fail(key.source(), fmt::format("unknown key 'listeners.{}'", name));
+            return fail(key.source(), fmt::format("unknown key '{}'", full));
         }
     }
     if (out.type == "unix") {
@@ -390,6 +445,36 @@ bool Parser::listener(const toml::table& table, core::ListenerConfig& out) {
                                     out.address.size()));
         }
         out.port = 0;
+    } else if (port == nullptr) {
+        out.port = out.type == "tls" ? 8883 : out.type == "ws" ? 8080 : out.type == "wss" ? 8443 : 1883;
+    }
+    if (tls_key != nullptr && !out.is_tls()) {
+        return fail(tls_key->source(), fmt::format("{} is for tls and wss listeners, not {}",
+                                                   tls_key_name, out.type));
+    }
+    if (ws_key != nullptr && !out.is_websocket()) {
+        return fail(ws_key->source(), fmt::format("{} is for ws and wss listeners, not {}",
+                                                  ws_key_name, out.type));
+    }
+    if (proxy_key != nullptr && out.type != "tcp" && out.type != "tls") {
+        return fail(proxy_key->source(), fmt::format("listeners.proxy_protocol is for tcp and tls "
+                                                     "listeners, not {} (a ws or wss listener "
+                                                     "behind a proxy: trust_x_forwarded_for)",
+                                                     out.type));
+    }
+    if (out.is_tls()) {
+        if (out.cert_file.empty() || out.key_file.empty()) {
+            return fail(table.source(), fmt::format("a {} listener needs cert_file and key_file",
+                                                    out.type));
+        }
+        if (out.require_certificate && out.ca_file.empty()) {
+            return fail(table.source(), "require_certificate = true needs ca_file (the CAs that "
+                                        "sign client certificates)");
+        }
+        if (out.use_identity_as_username && !out.require_certificate) {
+            return fail(table.source(), "use_identity_as_username = true needs "
+                                        "require_certificate = true");
+        }
     }
     return true;
 }

@@ -11,9 +11,29 @@
 namespace herald::core {
 
 struct ListenerConfig {
-    std::string type = "tcp";          // tcp | unix  (tls | ws | wss later)
+    std::string type = "tcp";          // tcp | tls | ws | wss | unix
     std::string address = "127.0.0.1";  // for unix: the socket path
-    uint16_t port = 1883;
+    uint16_t port = 1883;               // default by type: 1883, tls 8883, ws 8080, wss 8443
+
+    // TLS (type tls and wss): PEM files, resolved to absolute paths; reloaded on SIGHUP.
+    std::string cert_file;               // the server's certificate chain (required)
+    std::string key_file;                // its private key (required)
+    std::string ca_file;                 // CAs that sign client certificates ("" = none asked)
+    bool require_certificate = false;    // refuse a client without a certificate from ca_file
+    bool use_identity_as_username = false;  // the certificate's CN is the username (mosquitto)
+    std::string tls_version = "tlsv1.2";  // lowest version accepted: tlsv1.2 | tlsv1.3
+
+    // WebSocket (type ws and wss).
+    std::vector<std::string> allowed_origins;  // Origin header must be one of these; empty = any
+    std::string http_dir;                      // static files served over HTTP ("" = none)
+    bool trust_x_forwarded_for = false;        // the peer is a proxy: take X-Forwarded-For
+
+    // Type tcp and tls: every connection starts with a PROXY protocol v1 or v2 header, which
+    // names the real client (a connection without one is refused).
+    bool proxy_protocol = false;
+
+    bool is_tls() const { return type == "tls" || type == "wss"; }
+    bool is_websocket() const { return type == "ws" || type == "wss"; }
 };
 
 // [auth]: JWT bearer tokens in the password field (SPEC 2) and the limits of identity checks.

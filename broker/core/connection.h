@@ -1,11 +1,12 @@
 // What core needs from a transport: a place to put outgoing bytes, and a way to close.
 //
-// Implemented by broker/net (TCP, Unix, later TLS and WebSocket). Core appends encoded packets
+// Implemented by broker/net (TCP, Unix, TLS, WebSocket). Core appends encoded packets
 // to output(); the transport sends everything appended during one loop turn in one write.
 #pragma once
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace herald::core {
 
@@ -31,6 +32,10 @@ public:
 
     // "tcp", "unix", "tls", "ws", "wss".
     virtual const char* transport() const = 0;
+
+    // The common name of the client's verified certificate, on a TLS listener with
+    // use_identity_as_username; empty otherwise. When set it is the client's username.
+    virtual std::string_view certificate_identity() const { return {}; }
 };
 
 }  // namespace herald::core

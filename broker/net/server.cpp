@@ -49,6 +49,10 @@ Server::~Server() = default;
 
 bool Server::listen(const std::vector<core::ListenerConfig>& listeners, std::string& error) {
     for (const core::ListenerConfig& config : listeners) {
+        if (config.type != "tcp" && config.type != "unix") {
+            error = fmt::format("listener type {} is not served yet by this heraldd", config.type);
+            return false;
+        }
         auto listener = std::make_unique<Listener>(state_, config);
         const bool ok = listener->open(error);
         listeners_.push_back(std::move(listener));  // kept until run() ends, even if closed

@@ -185,8 +185,26 @@ TEST_CASE("errors name the file, the line and the key") {
 }
 
 TEST_CASE("listener errors") {
+    CHECK(parse_error("[[listeners]]\ntype = \"quic\"\n") ==
+          "herald.toml:2: listener type 'quic' is not supported (tcp | tls | ws | wss | unix)");
     CHECK(parse_error("[[listeners]]\ntype = \"tls\"\n") ==
-          "herald.toml:2: listener type 'tls' is not supported (tcp | unix)");
+          "herald.toml:1: a tls listener needs cert_file and key_file");
+    CHECK(parse_error("[[listeners]]\ntype = \"tcp\"\ncert_file = \"a.pem\"\n") ==
+          "herald.toml:3: listeners.cert_file is for tls and wss listeners, not tcp");
+    CHECK(parse_error("[[listeners]]\ntype = \"tls\"\nhttp_dir = \"www\"\n") ==
+          "herald.toml:3: listeners.http_dir is for ws and wss listeners, not tls");
+    CHECK(parse_error("[[listeners]]\ntype = \"ws\"\nproxy_protocol = true\n")
+              .starts_with("herald.toml:3: listeners.proxy_protocol is for tcp and tls"));
+    CHECK(parse_error("[[listeners]]\ntype = \"wss\"\ncert_file = \"c\"\nkey_file = \"k\"\n"
+                      "require_certificate = true\n")
+              .find("needs ca_file") != std::string::npos);
+    CHECK(parse_error("[[listeners]]\ntype = \"tls\"\ncert_file = \"c\"\nkey_file = \"k\"\n"
+                      "use_identity_as_username = true\n")
+              .find("needs require_certificate = true") != std::string::npos);
+    CHECK(parse_error("[[listeners]]\ntype = \"tls\"\ntls_version = \"tlsv1.1\"\n") ==
+          "herald.toml:3: listeners.tls_version 'tlsv1.1' is not one of tlsv1.2 | tlsv1.3");
+    CHECK(parse_error("[[listeners]]\ntype = \"ws\"\nallowed_origins = \"x\"\n")
+              .find("must be an array of strings") != std::string::npos);
     CHECK(parse_error("[[listeners]]\nport = 70000\n") ==
           "herald.toml:2: listeners.port = 70000 is out of range (0..65535)");
     CHECK(parse_error("[[listeners]]\nadress = \"::1\"\n") ==
@@ -194,6 +212,41 @@ TEST_CASE("listener errors") {
     CHECK(parse_error("[listeners]\nport = 1\n").find("write [[listeners]]") != std::string::npos);
     CHECK(parse_error("[[listeners]]\ntype = \"unix\"\n").find("needs address") !=
           std::string::npos);
+}
+
+TEST_CASE("tls, ws and wss listeners: keys, defaults by type, paths resolved") {
+    const Config config = parse_ok(
+        "[[listeners]]\ntype = \"tls\"\ncert_file = \"s.crt\"\nkey_file = \"s.key\"\n"
+        "ca_file = \"ca.crt\"\nrequire_certificate = true\nuse_identity_as_username = true\n"
+        "tls_version = \"tlsv1.3\"\nproxy_protocol = true\n"
+        "[[listeners]]\ntype = \"ws\"\nallowed_origins = [\"http://a\", \"https://b\"]\n"
+        "http_dir = \"www\"\ntrust_x_forwarded_for = true\n"
+        "[[listeners]]\ntype = \"wss\"\ncert_file = \"/k/s.crt\"\nkey_file = \"/k/s.key\"\n",
+        "/etc/herald/herald.toml");
+    REQUIRE(config.listeners.size() == 3);
+    const auto& tls = config.listeners[0];
+    CHECK(tls.port == 8883);
+    CHECK(tls.is_tls());
+    CHECK_FALSE(tls.is_websocket());
+    CHECK(tls.cert_file == "/etc/herald/s.crt");
+    CHECK(tls.key_file == "/etc/herald/s.key");
+    CHECK(tls.ca_file == "/etc/herald/ca.crt");
+    CHECK(tls.require_certificate);
+    CHECK(tls.use_identity_as_username);
+    CHECK(tls.tls_version == "tlsv1.3");
+    CHECK(tls.proxy_protocol);
+    const auto& ws = config.listeners[1];
+    CHECK(ws.port == 8080);
+    CHECK(ws.is_websocket());
+    CHECK(ws.allowed_origins == std::vector<std::string>{"http://a", "https://b"});
+    CHECK(ws.http_dir == "/etc/herald/www");
+    CHECK(ws.trust_x_forwarded_for);
+    const auto& wss = config.listeners[2];
+    CHECK(wss.port == 8443);
+    CHECK(wss.is_tls());
+    CHECK(wss.is_websocket());
+    CHECK(wss.cert_file == "/k/s.crt");
+    CHECK(wss.tls_version == "tlsv1.2");
 }
 
 TEST_CASE("load_config_file reports a missing file") {
