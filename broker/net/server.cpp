@@ -49,7 +49,7 @@ Server::~Server() = default;
 
 bool Server::listen(const std::vector<core::ListenerConfig>& listeners, std::string& error) {
     for (const core::ListenerConfig& config : listeners) {
-        if (config.type != "tcp" && config.type != "unix") {
+        if (config.type != "tcp" && config.type != "tls" && config.type != "unix") {
             error = fmt::format("listener type {} is not served yet by this heraldd", config.type);
             return false;
         }
@@ -91,6 +91,7 @@ void Server::on_signal(uv_signal_t* signal, int number) {
     auto* self = static_cast<Server*>(signal->data);
     if (number == SIGHUP) {
         spdlog::info("SIGHUP: reloading the configuration");
+        for (auto& listener : self->listeners_) listener->reload_certificate();
         if (self->reload_) self->reload_();
         return;
     }
