@@ -1,6 +1,7 @@
 // A server TLS session over two memory BIOs (see tls_session.h).
 #include "broker/net/tls_session.h"
 
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -8,6 +9,21 @@
 #include "broker/net/tls_context.h"
 
 namespace herald::net {
+
+namespace {
+
+// A memory BIO keeps the storage of its largest burst (a 1 MiB message would stay with the
+// connection for good): once empty, one that grew past this gets a fresh buffer.
+constexpr size_t kKeepBioBytes = 32 * 1024;
+
+void shrink_if_empty(BIO* bio) {
+    BUF_MEM* memory = nullptr;
+    BIO_get_mem_ptr(bio, &memory);
+    if (memory == nullptr || memory->max <= kKeepBioBytes || BIO_ctrl_pending(bio) != 0) return;
+    if (BUF_MEM* fresh = BUF_MEM_new()) BIO_set_mem_buf(bio, fresh, BIO_CLOSE);
+}
+
+}  // namespace
 
 std::unique_ptr<TlsSession> TlsSession::create(SSL_CTX* ctx) {
     ERR_clear_error();
@@ -70,7 +86,7 @@ long TlsSession::read_plain(char* buffer, size_t capacity) {
     const int result = SSL_read(ssl_, buffer, static_cast<int>(capacity));
     if (result > 0) return result;
     switch (SSL_get_error(ssl_, result)) {
-        case SSL_ERROR_WANT_READ: return 0;
+        case SSL_ERROR_WANT_READ: shrink_if_empty(in_); return 0;
         case SSL_ERROR_ZERO_RETURN: return -1;
         default: fail(result); return -2;
     }
@@ -102,6 +118,7 @@ void TlsSession::take_wire(std::string& out) {
     if (size <= 0) return;
     out.append(data, static_cast<size_t>(size));
     (void)BIO_reset(out_);
+    shrink_if_empty(out_);
 }
 
 }  // namespace herald::net
