@@ -2,6 +2,7 @@
 # certificates are made by the openssl command line in a temporary directory; the clients are
 # mosquitto_pub/sub, paho, openssl s_client and Python's ssl module.
 # Run with /usr/bin/python3 -m pytest.
+import re
 import shutil
 import signal
 import socket
@@ -15,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 import helpers
+from conftest import HERALDD
 from helpers import BROKER_KIND, V5, V311, VERSION_PARAMS, Client, MosquittoSub, RawClient
 from test_admin import ADMIN_PW, Admin
 from test_identity import banned_rc
@@ -319,20 +321,14 @@ def test_config_errors_name_the_file(make_broker, pki, tmp_path):
              (tls_listener(pki, key=pki.key("alice")), r"key_file .*alice\.key is not the key"),
              (tls_listener(pki, ca_file=str(tmp_path / "nope.pem")), r"cannot read ca_file .*nope\.pem"),
              (tls_listener(pki, cert=pki.key("server")), r"cert_file .*server\.key holds no PEM certificate")]
-    import re
     for listener, expected in cases:
         cfg.write_text(f'data_dir = "{tmp_path}/d"\n' + listener)
-        r = subprocess.run([helpers_heraldd(), "--test-config", "-c", str(cfg)], capture_output=True,
+        r = subprocess.run([HERALDD, "--test-config", "-c", str(cfg)], capture_output=True,
                            text=True, timeout=20)
         assert r.returncode == 1 and re.search(expected, r.stderr), (expected, r.stderr)
-        r = subprocess.run([helpers_heraldd(), "-c", str(cfg)], capture_output=True, text=True,
+        r = subprocess.run([HERALDD, "-c", str(cfg)], capture_output=True, text=True,
                            timeout=20)
         assert r.returncode == 1 and re.search(expected, r.stdout + r.stderr), (expected, r.stdout)
-
-
-def helpers_heraldd():
-    import conftest
-    return conftest.HERALDD
 
 
 # ---------------------------------------------------------------- PROXY protocol
