@@ -88,17 +88,6 @@ std::string name_line(X509_NAME* name) {
 
 }  // namespace
 
-std::string last_tls_error(const char* fallback) {
-    const unsigned long code = ERR_peek_last_error();
-    ERR_clear_error();
-    if (code == 0) return fallback;
-    const char* reason = ERR_reason_error_string(code);
-    if (reason != nullptr) return reason;
-    char buffer[256];
-    ERR_error_string_n(code, buffer, sizeof(buffer));
-    return buffer;
-}
-
 TlsContext::TlsContext(SSL_CTX* ctx, core::ListenerConfig config)
     : ctx_(ctx), config_(std::move(config)) {}
 

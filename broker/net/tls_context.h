@@ -21,6 +21,7 @@
 #include <openssl/types.h>
 
 #include "broker/core/config.h"
+#include "broker/net/tls_session.h"  // last_tls_error
 
 namespace herald::net {
 
@@ -54,9 +55,5 @@ private:
 // The common name of the peer's certificate when it was verified, else "" (no certificate,
 // verification failed, or no CN in its subject).
 std::string peer_common_name(const SSL* ssl);
-
-// The reason of the last OpenSSL error of this thread ("wrong version number"), clearing the
-// queue; `fallback` when the queue is empty.
-std::string last_tls_error(const char* fallback);
 
 }  // namespace herald::net

@@ -6,7 +6,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "broker/net/tls_context.h"
 
 namespace herald::net {
 
@@ -25,7 +24,18 @@ void shrink_if_empty(BIO* bio) {
 
 }  // namespace
 
-std::unique_ptr<TlsSession> TlsSession::create(SSL_CTX* ctx) {
+std::string last_tls_error(const char* fallback) {
+    const unsigned long code = ERR_peek_last_error();
+    ERR_clear_error();
+    if (code == 0) return fallback;
+    const char* reason = ERR_reason_error_string(code);
+    if (reason != nullptr) return reason;
+    char buffer[256];
+    ERR_error_string_n(code, buffer, sizeof(buffer));
+    return buffer;
+}
+
+std::unique_ptr<TlsSession> TlsSession::create(SSL_CTX* ctx, Role role) {
     ERR_clear_error();
     SSL* ssl = SSL_new(ctx);
     if (ssl == nullptr) return nullptr;
@@ -41,7 +51,8 @@ std::unique_ptr<TlsSession> TlsSession::create(SSL_CTX* ctx) {
     // An empty input BIO means "wait for more", not end of file.
     BIO_set_mem_eof_return(in, -1);
     SSL_set_bio(ssl, in, out);
-    SSL_set_accept_state(ssl);
+    if (role == Role::Server) SSL_set_accept_state(ssl);
+    else SSL_set_connect_state(ssl);
     return std::unique_ptr<TlsSession>(new TlsSession(ssl, in, out));
 }
 
@@ -60,7 +71,8 @@ void TlsSession::fail(int result) {
         error_ = last_tls_error("unexpected end of the stream");
         const long verify = SSL_get_verify_result(ssl_);
         if (verify != X509_V_OK)
-            error_ += std::string(" (client certificate: ") + X509_verify_cert_error_string(verify) + ")";
+            error_ += std::string(" (") + (SSL_is_server(ssl_) ? "client" : "server") +
+                      " certificate: " + X509_verify_cert_error_string(verify) + ")";
     } else {
         error_ = "TLS error " + std::to_string(code);
         ERR_clear_error();

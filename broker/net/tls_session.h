@@ -1,5 +1,5 @@
-// TlsSession: one server-side TLS session over memory BIOs, for a connection whose socket
-// libuv reads and writes. No I/O of its own: ciphertext in (receive), plaintext out
+// TlsSession: one TLS session over memory BIOs, for a connection whose socket libuv reads and
+// writes: the broker's side (accept) or a client's (connect, the `herald` tool). No I/O of its own: ciphertext in (receive), plaintext out
 // (read_plain); plaintext in (write_plain), ciphertext out (take_wire).
 //
 // Why memory BIOs: libuv owns the socket and its readiness; OpenSSL only transforms bytes,
@@ -18,8 +18,11 @@ namespace herald::net {
 
 class TlsSession {
 public:
-    // nullptr when OpenSSL cannot make the session (out of memory).
-    static std::unique_ptr<TlsSession> create(SSL_CTX* ctx);
+    enum class Role : uint8_t { Server, Client };
+
+    // nullptr when OpenSSL cannot make the session (out of memory). A client sets its server
+    // name and host check on ssl() before the first handshake().
+    static std::unique_ptr<TlsSession> create(SSL_CTX* ctx, Role role = Role::Server);
     ~TlsSession();
     TlsSession(const TlsSession&) = delete;
     TlsSession& operator=(const TlsSession&) = delete;
@@ -64,5 +67,9 @@ private:
     bool failed_ = false;
     bool shut_down_ = false;
 };
+
+// The reason of the last OpenSSL error of this thread ("wrong version number"), clearing the
+// queue; `fallback` when the queue is empty.
+std::string last_tls_error(const char* fallback);
 
 }  // namespace herald::net

@@ -17,6 +17,7 @@ import pytest
 
 import helpers
 from conftest import HERALDD
+from test_herald_cli import HERALD
 from helpers import BROKER_KIND, V5, V311, VERSION_PARAMS, Client, MosquittoSub, RawClient
 from test_admin import ADMIN_PW, Admin
 from test_identity import banned_rc
@@ -42,11 +43,11 @@ def _ca(d, name, cn):
              "-out", f"{name}.crt", "-days", "30", "-subj", f"/CN={cn}", cwd=d)
 
 
-def _signed(d, name, cn, ca, server=False):
+def _signed(d, name, cn, ca, server=False, san="DNS:localhost,IP:127.0.0.1"):
     _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
              "-subj", f"/CN={cn}", cwd=d)
     ext = d / f"{name}.ext"
-    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n" if server else
+    ext.write_text(f"subjectAltName={san}\n" if server else
                    "extendedKeyUsage=clientAuth\n")
     _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
              "-CAcreateserial", "-out", f"{name}.crt", "-days", "30", "-extfile", ext.name, cwd=d)
@@ -61,11 +62,12 @@ def pki(tmp_path_factory):
     _ca(d, "other", "Some Other CA")
     _signed(d, "server", "localhost", "ca", server=True)
     _signed(d, "renewed", "herald-renewed", "ca", server=True)
+    _signed(d, "elsewhere", "other.example", "ca", server=True, san="DNS:other.example")
     _signed(d, "alice", "alice", "ca")
     _signed(d, "badname", "$badname", "ca")
     _signed(d, "mallory", "mallory", "other")
     return SimpleNamespace(dir=d, **{n: str(d / f"{n}.crt") for n in
-                                     ("ca", "server", "renewed", "alice", "badname", "mallory")},
+                                     ("ca", "server", "renewed", "elsewhere", "alice", "badname", "mallory")},
                            key=lambda n: str(d / f"{n}.key"))
 
 
@@ -422,3 +424,38 @@ def test_proxy_header_before_tls(make_broker, pki):
     with pytest.raises((ssl.SSLError, OSError)):
         tls_socket(target, pki).sendall(b"x")
     b.wait_log(r"bad PROXY protocol header \(not a PROXY protocol header\)", since=mark)
+
+
+# ---------------------------------------------------------------- the herald tool over TLS
+
+def herald_cli(*args, timeout=15):
+    return subprocess.run([HERALD, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("version", ["311", "5"])
+def test_herald_cli_over_tls(make_broker, pki, version):
+    b, target = start(make_broker, pki, ca_file=pki.ca)
+    where = ["-h", "127.0.0.1", "-p", str(target.port), "-V", version]
+    sub = subprocess.Popen([HERALD, "sub", *where, "--cafile", pki.ca, "-t", "cli/t", "-C", "1",
+                            "-W", "10"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    b.wait_log(r"New client connected from .* as herald-sub-")
+    r = herald_cli("pub", *where, "--cafile", pki.ca, "--cert", pki.alice, "--key", pki.key("alice"),
+                   "-t", "cli/t", "-m", "herald over tls")
+    assert r.returncode == 0, r.stderr
+    out, _ = sub.communicate(timeout=15)
+    assert out.splitlines() == ["herald over tls"]
+    # A server certificate from another CA is refused by the client.
+    r = herald_cli("pub", *where, "--cafile", pki.mallory, "-t", "cli/t", "-m", "x")
+    assert r.returncode != 0 and "TLS handshake failed: certificate verify failed" in r.stderr
+
+
+def test_herald_cli_host_check_and_insecure(make_broker, pki):
+    """A certificate for other.example: refused for 127.0.0.1 unless --insecure."""
+    b, target = start(make_broker, pki, cert=pki.elsewhere, key=pki.key("elsewhere"))
+    where = ["-h", "127.0.0.1", "-p", str(target.port), "--cafile", pki.ca, "-t", "t", "-m", "x"]
+    r = herald_cli("pub", *where)
+    assert r.returncode != 0 and "IP address mismatch" in r.stderr, r.stderr
+    r = herald_cli("pub", *where, "--insecure")
+    assert r.returncode == 0, r.stderr
+    r = herald_cli("pub", "-h", "127.0.0.1", "-p", str(target.port), "--cert", pki.alice, "-t", "t", "-m", "x")
+    assert r.returncode != 0 and "need --cafile" in r.stderr
