@@ -76,6 +76,8 @@ void add_common_flags(CLI::App& app, CommonFlags& f, bool multi_topic) {
     app.add_option("-p,--port", f.port, "Broker port")->capture_default_str()->check(CLI::Range(1, 65535));
     app.add_option("--unix", f.unix_path, "Connect to this Unix socket instead of TCP");
     app.add_option("--bind-address", f.bind_address, "Local source address for the TCP connection");
+    app.add_flag("--ws", f.ws, "MQTT over WebSocket (ws://host:port/PATH, subprotocol mqtt)");
+    app.add_option("--ws-path", f.ws_path, "The WebSocket path with --ws")->capture_default_str();
     if (multi_topic)
         app.add_option("-t,--topic", f.topics, "Topic filter to subscribe to (repeatable)")->take_all();
     else
@@ -120,6 +122,17 @@ bool build_options(CommonFlags& f, const char* id_prefix, ConnectOptions& o, Pro
     o.port = static_cast<uint16_t>(f.port);
     o.unix_path = f.unix_path;
     o.bind_address = f.bind_address;
+    if (f.ws) {
+        if (!f.unix_path.empty()) {
+            error = "--ws and --unix do not go together";
+            return false;
+        }
+        if (!f.ws_path.starts_with("/")) {
+            error = "--ws-path must start with '/'";
+            return false;
+        }
+        o.ws_path = f.ws_path;
+    }
     o.keep_alive = static_cast<uint16_t>(f.keepalive);
     o.clean_start = !f.no_clean;
     o.username = f.username;

@@ -25,6 +25,8 @@ struct CommonFlags {
     int port = 1883;
     std::string unix_path;
     std::string bind_address;
+    bool ws = false;                 // --ws: MQTT over WebSocket at ws_path
+    std::string ws_path = "/mqtt";
     std::vector<std::string> topics;
     int qos = 0;
     std::optional<std::string> username, password;

@@ -20,6 +20,9 @@ struct ConnectOptions {
     // Optional local source address for TCP (e.g. 127.0.0.2): the benchmark spreads many
     // connections over several loopback addresses to get past the ephemeral port limit.
     std::string bind_address;
+    // Non-empty: MQTT over WebSocket (RFC 6455) on that path ("/mqtt"), subprotocol "mqtt",
+    // after an HTTP upgrade on the TCP connection (plain ws://, no TLS).
+    std::string ws_path;
 
     // CONNECT contents.
     mqtt::ProtocolVersion version = mqtt::ProtocolVersion::V5;
