@@ -109,6 +109,8 @@ public:
 
     // The packet size the Framer of a new connection must enforce.
     uint32_t max_packet_size() const;
+    // connect_timeout: also how long a WebSocket client may take to finish its HTTP upgrade.
+    uint32_t connect_timeout_ms() const;
 
     // The counters, with the gauges (sessions, retained, subscriptions, online users, streams)
     // brought up to date; cheap: no walk over sessions or streams.
