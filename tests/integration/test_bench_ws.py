@@ -3,13 +3,15 @@
 # checks our upgrade, our masked frames and our reading of its frames (up to a 70 kB retained
 # message: a frame with a 64-bit length). Each test starts its own
 # mosquitto (on free ports, stopped by PID), whatever HERALD_TEST_BROKER says. Also: a refused
-# upgrade (a plain MQTT port) is a clear error, not a hang.
+# upgrade (a plain MQTT port) is a clear error, not a hang. Then the same bench through
+# heraldd's own ws listener (HERALD_TEST_BROKER=heraldd), with GET /metrics before and after.
 #
 # The binary: env HERALD (default build/tools/herald). Run with /usr/bin/python3 -m pytest.
 import json
 import os
 import shutil
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,41 @@ def test_websocket_flags_are_checked():
     assert p.returncode != 0 and "--ws-path must start with '/'" in p.stderr
     p = herald("bench", "fanin", "--ws", "--ws-path", "mqtt")
     assert p.returncode != 0 and "--ws-path must start with '/'" in p.stderr
+
+
+# ---------------------------------------------------------------- heraldd's own ws listener
+
+def scrape(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        assert resp.status == 200
+        assert resp.headers.get("Content-Type", "").startswith("text/plain")
+        return resp.read().decode()
+
+
+def sample(page, name):
+    for line in page.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"no sample {name} in:\n{page}")
+
+
+@pytest.mark.skipif(helpers.BROKER_KIND != "heraldd", reason="heraldd's ws listener")
+def test_bench_over_heraldd_websocket_and_its_metrics(make_broker):
+    broker = make_broker('[[listeners]]\ntype = "ws"\naddress = "127.0.0.1"\nport = 0\n')
+    ws_port = broker.listen_ports["ws"][0]
+    before = scrape(ws_port)
+    r = bench_ws(ws_port, "fanin", "-P", 4, "-n", 2000, "-q", 1)
+    assert_exact(r)
+    r = bench_ws(ws_port, "fanout", "-S", 10, "-n", 300, "-q", 1)
+    assert_exact(r, subscribers=10)
+    # heraldd keeps large QoS 1 messages over ws (mosquitto 2.0.11 loses some: see above).
+    r = bench_ws(ws_port, "fanin", "-P", 2, "-n", 100, "-q", 1, "-s", 100000)
+    assert_exact(r)
+    after = scrape(ws_port)
+    # Every PUBLISH of the three runs reached heraldd over WebSocket; all those clients are gone.
+    grew = sample(after, "herald_messages_received_total") - sample(before, "herald_messages_received_total")
+    assert grew >= 2000 + 300 + 100
+    assert sample(after, 'herald_connections{transport="ws"}') == 0
+    assert sample(after, "herald_bytes_received_total") > 100 * 100000
+    assert sample(after, 'herald_store_commit_seconds_bucket{le="+Inf"}') == \
+        sample(after, "herald_store_commit_seconds_count")

@@ -287,7 +287,9 @@ def test_healthz_metrics_and_unknown_paths(make_broker):
     assert status == 200 and ctype.startswith("text/plain; version=0.0.4"), ctype
     assert b"# TYPE herald_connections gauge" in body
     tcp_client(b)
-    assert b"\nherald_connections 1\n" in http_get(port, "/metrics")[2]
+    page = http_get(port, "/metrics")[2]
+    assert b'\nherald_connections{transport="tcp"} 1\n' in page  # by transport (README: Metrics)
+    assert b"\nherald_clients_connected 1\n" in page
     assert http_get(port, "/nothing/here")[0] == 404
     assert http_get(port, "/index.html")[0] == 404  # no http_dir
 
