@@ -44,6 +44,7 @@ public:
     bool keeps_sessions() const override { return true; }
     // batches, ops, max_batch, failed_batches and ops_per_batch (the mean, rounded down).
     std::vector<std::pair<std::string_view, uint64_t>> sys_figures() const override;
+    std::optional<core::CommitLatency> commit_latency() const override { return store_.commit_latency(); }
     void session_save(const core::StoredSession& session) override;
     void session_delete(const std::string& client_id) override;
     void subscription_set(const std::string& client_id, const core::StoredSubscription& sub) override;

@@ -3,6 +3,7 @@
 #include "storage/store.h"
 
 #include <cassert>
+#include <chrono>
 #include <filesystem>
 
 #include <uv.h>
@@ -264,6 +265,7 @@ void SqliteStore::take_batch_locked(std::vector<Op>& batch) {
 
 void SqliteStore::run_batch(std::vector<Op>& batch, std::vector<Completion>& out) {
     const size_t first = out.size();
+    const auto began = std::chrono::steady_clock::now();
     Status failure;  // set when the whole batch is lost
     if (Status s = db_->exec("BEGIN IMMEDIATE"); !s) failure = s;
     for (Op& op : batch) {
@@ -299,6 +301,10 @@ void SqliteStore::run_batch(std::vector<Op>& batch, std::vector<Completion>& out
         out.push_back(Completion{{}, failure});
         failed_batches_.fetch_add(1, std::memory_order_relaxed);
     }
+    const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - began);
+    const auto ns = static_cast<uint64_t>(took.count());
+    commit_buckets_[core::commit_latency_bucket(ns)].fetch_add(1, std::memory_order_relaxed);
+    commit_ns_.fetch_add(ns, std::memory_order_relaxed);
     batches_.fetch_add(1, std::memory_order_relaxed);
     ops_.fetch_add(batch.size(), std::memory_order_relaxed);
     if (batch.size() > max_batch_.load(std::memory_order_relaxed))
@@ -307,6 +313,13 @@ void SqliteStore::run_batch(std::vector<Op>& batch, std::vector<Completion>& out
 
 WriterStats SqliteStore::stats() const {
     return WriterStats{batches_.load(), ops_.load(), max_batch_.load(), failed_batches_.load()};
+}
+
+core::CommitLatency SqliteStore::commit_latency() const {
+    core::CommitLatency h;
+    for (size_t i = 0; i < h.counts.size(); ++i) h.counts[i] = commit_buckets_[i].load(std::memory_order_relaxed);
+    h.sum_ns = commit_ns_.load(std::memory_order_relaxed);
+    return h;
 }
 
 }  // namespace herald::storage

@@ -32,6 +32,7 @@
 // to the error handler when they failed.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -41,6 +42,7 @@
 #include <thread>
 #include <vector>
 
+#include "broker/core/commit_latency.h"
 #include "storage/db.h"
 #include "storage/records.h"
 #include "storage/result.h"
@@ -174,6 +176,10 @@ public:
     static constexpr size_t kMaxBatch = 4096;
 
     WriterStats stats() const;
+    // The duration of every transaction so far, BEGIN to COMMIT (or ROLLBACK), as the writer
+    // counted it; readable from any thread. Buckets are read one by one, so a snapshot taken
+    // while the writer counts may be one transaction off between buckets and sum.
+    core::CommitLatency commit_latency() const;
     const std::string& path() const { return db_->path(); }
 
     struct Handles;  // the uv handles, freed in their close callbacks (store.cpp)
@@ -218,6 +224,8 @@ private:
     std::thread writer_;
 
     std::atomic<uint64_t> batches_{0}, ops_{0}, max_batch_{0}, failed_batches_{0};
+    std::array<std::atomic<uint64_t>, core::kCommitLatencyBoundsNs.size() + 1> commit_buckets_{};
+    std::atomic<uint64_t> commit_ns_{0};
 };
 
 struct SqliteStore::Opened {

@@ -80,6 +80,8 @@ void add_common_flags(CLI::App& app, CommonFlags& f, bool multi_topic) {
     app.add_option("--cert", f.cert, "TLS: client certificate (PEM), for brokers that ask for one");
     app.add_option("--key", f.key, "TLS: the client certificate's private key (PEM)");
     app.add_flag("--insecure", f.insecure, "TLS: do not check that the certificate names the host");
+    app.add_flag("--ws", f.ws, "MQTT over WebSocket (ws://host:port/PATH, subprotocol mqtt; with --cafile: wss://)");
+    app.add_option("--ws-path", f.ws_path, "The WebSocket path with --ws")->capture_default_str();
     if (multi_topic)
         app.add_option("-t,--topic", f.topics, "Topic filter to subscribe to (repeatable)")->take_all();
     else
@@ -133,6 +135,17 @@ bool build_options(CommonFlags& f, const char* id_prefix, ConnectOptions& o, Pro
     if (f.cert.empty() != f.key.empty()) {
         error = "--cert and --key go together";
         return false;
+    }
+    if (f.ws) {
+        if (!f.unix_path.empty()) {
+            error = "--ws and --unix do not go together";
+            return false;
+        }
+        if (!f.ws_path.starts_with("/")) {
+            error = "--ws-path must start with '/'";
+            return false;
+        }
+        o.ws_path = f.ws_path;
     }
     o.keep_alive = static_cast<uint16_t>(f.keepalive);
     o.clean_start = !f.no_clean;

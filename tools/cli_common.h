@@ -27,6 +27,8 @@ struct CommonFlags {
     std::string bind_address;
     std::string cafile, cert, key;  // TLS, as mosquitto_pub: --cafile turns it on
     bool insecure = false;
+    bool ws = false;                 // --ws: MQTT over WebSocket at ws_path
+    std::string ws_path = "/mqtt";
     std::vector<std::string> topics;
     int qos = 0;
     std::optional<std::string> username, password;

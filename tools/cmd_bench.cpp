@@ -23,6 +23,8 @@ struct BenchFlags {
     std::string version = "5";
     int window = 1000;
     bool quiet = false;
+    bool ws = false;
+    std::string ws_path = "/mqtt";
 };
 
 int run_bench(BenchFlags& f, const CLI::App& cmd) {
@@ -32,6 +34,13 @@ int run_bench(BenchFlags& f, const CLI::App& cmd) {
     c.window = size_t(f.window);
     c.duration_given = cmd.count("--duration") > 0;
     c.progress = !f.quiet;
+    if (f.ws) {
+        if (!f.ws_path.starts_with("/")) {
+            print_error("--ws-path must start with '/'");
+            return kExitError;
+        }
+        c.ws_path = f.ws_path;
+    }
     if (c.scenario == "offline" || c.scenario == "streams") {
         // Messages for users who are away: QoS 0 would not be kept for them.
         if (cmd.count("--qos") == 0) c.qos = 1;
@@ -109,6 +118,8 @@ CommandRunner add_bench_command(CLI::App& app) {
         ->check(CLI::IsMember({"conns", "fanin", "fanout", "chat", "churn", "offline", "streams"}));
     cmd->add_option("-h,--host", c.host, "Broker host (must be loopback)")->capture_default_str();
     cmd->add_option("-p,--port", f->port, "Broker port")->capture_default_str()->check(CLI::Range(1, 65535));
+    cmd->add_flag("--ws", f->ws, "Every client speaks MQTT over WebSocket (RFC 6455, subprotocol mqtt)");
+    cmd->add_option("--ws-path", f->ws_path, "The WebSocket path with --ws")->capture_default_str();
     cmd->add_option("-V,--protocol-version", f->version, "5 | 311")->capture_default_str();
     cmd->add_option("-q,--qos", f->qos, "QoS of publishes and subscriptions (offline: default 1)")->capture_default_str()->check(CLI::Range(0, 2));
     cmd->add_option("-s,--size", c.size, "Payload bytes (at least 16)")->capture_default_str();

@@ -273,6 +273,8 @@ void Broker::Impl::client_closed(Client& c) {
         auto it = awaiting_auth.find(c.slot);
         if (it != awaiting_auth.end() && it->second.serial == c.serial) awaiting_auth.erase(it);
     }
+    uint64_t& open = stats.connections_by_transport[transport_index(c.conn.transport())];
+    if (open) open--;
     client_slots.erase(c.slot);  // frees c
 }
 
@@ -290,6 +292,7 @@ Client* Broker::on_open(Connection& conn) {
     Client* c = client.get();
     c->last_packet_ms = m.clock.mono_ms();
     c->slot = m.client_slots.add(std::move(client));
+    m.stats.connections_by_transport[transport_index(conn.transport())]++;
     if (m.config.connect_timeout_ms) {
         c->connect_deadline_ms = c->last_packet_ms + m.config.connect_timeout_ms;
         m.schedule(TimerKind::ConnectTimeout, c->slot, serial,
@@ -370,14 +373,21 @@ void Broker::set_identity(Identity* identity) { impl_->identity = identity; }
 void Broker::set_control_handler(ControlHandler* handler) { impl_->control = handler; }
 
 uint32_t Broker::max_packet_size() const { return impl_->config.max_packet_size; }
+uint32_t Broker::connect_timeout_ms() const { return impl_->config.connect_timeout_ms; }
 
 const BrokerStats& Broker::stats() const {
     auto& m = *impl_;
     m.stats.clients_total = m.sessions.size();
     m.stats.retained_count = m.retained.size();
     m.stats.subscription_count = m.subscriptions.size();
+    m.stats.online_users = m.presence.online_users();
+    m.stats.streams = m.stream_state.streams.size();
+    m.stats.stream_entries_pending = m.stream_state.pending_total;
+    m.stats.stream_bytes_pending = m.stream_state.pending_bytes_total;
     return m.stats;
 }
+
+const Store& Broker::store() const { return impl_->store; }
 
 size_t Broker::connection_count() const { return impl_->client_slots.size(); }
 

@@ -6,11 +6,13 @@
 // nothing is global, so several Brokers could one day run on several loops.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "broker/core/clock.h"
 #include "broker/core/config.h"
@@ -38,7 +40,21 @@ struct BrokerStats {
     uint64_t publish_received = 0;      // PUBLISH packets from clients
     uint64_t publish_sent = 0;          // PUBLISH packets to clients
     uint64_t stored_messages = 0;       // queued + inflight over all sessions (at the last $SYS)
+    // Open connections (CONNECT or not) by transport, indexed like kTransportNames.
+    std::array<uint64_t, 6> connections_by_transport{};
+    uint64_t online_users = 0;          // users shown online (presence: a device connected, or in grace)
+    uint64_t streams = 0;               // SPEC 5 streams known
+    uint64_t stream_entries_pending = 0;  // entries waiting in the store over all streams
+    uint64_t stream_bytes_pending = 0;    // their payload bytes
 };
+
+// The transports of Connection::transport(), as BrokerStats counts them; "other" takes the rest.
+inline constexpr std::array<std::string_view, 6> kTransportNames = {"tcp", "tls", "ws", "wss", "unix", "other"};
+inline size_t transport_index(std::string_view transport) {
+    for (size_t i = 0; i + 1 < kTransportNames.size(); ++i)
+        if (transport == kTransportNames[i]) return i;
+    return kTransportNames.size() - 1;
+}
 
 class Broker {
 public:
@@ -93,8 +109,14 @@ public:
 
     // The packet size the Framer of a new connection must enforce.
     uint32_t max_packet_size() const;
+    // connect_timeout: also how long a WebSocket client may take to finish its HTTP upgrade.
+    uint32_t connect_timeout_ms() const;
 
+    // The counters, with the gauges (sessions, retained, subscriptions, online users, streams)
+    // brought up to date; cheap: no walk over sessions or streams.
     const BrokerStats& stats() const;
+    // The Store the Broker writes to (its commit latency, for GET /metrics).
+    const Store& store() const;
     size_t connection_count() const;
 
 private:

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "broker/core/commit_latency.h"
 #include "broker/core/message.h"
 #include "broker/mqtt/packets.h"
 
@@ -112,6 +113,9 @@ public:
     // The implementation's own counters, published retained as $SYS/herald/store/{name} at
     // each $SYS round (the writer's batch sizes, for benchmarks and operators).
     virtual std::vector<std::pair<std::string_view, uint64_t>> sys_figures() const { return {}; }
+    // How long its transactions took (GET /metrics); none for a store without transactions.
+    // Callable from the loop thread at any time, cheaply (a scrape may come every second).
+    virtual std::optional<CommitLatency> commit_latency() const { return std::nullopt; }
     // Persistent sessions: the session row (save inserts or replaces), delete removes the
     // session with its subscriptions; core erases its messages first (message_erase), so that
     // a store need not find messages by session (it may drop leftovers at its next start).

@@ -120,6 +120,8 @@ void Broker::Impl::streams_restore() {
         info.pending += p.count;
         info.pending_bytes += p.bytes;
         info.per_sender[p.sender] += p.count;
+        stream_state.pending_total += p.count;
+        stream_state.pending_bytes_total += p.bytes;
     }
     if (!loaded.last_seqs.empty())
         spdlog::info("streams: {} streams, {} device cursors", stream_state.streams.size(), loaded.cursors.size());
@@ -178,6 +180,8 @@ mqtt::ReasonCode Broker::Impl::stream_append(Session& s, Message& m, std::string
     ++store_writes;  // the sender's ack waits for the commit (held_acks.cpp)
     info.pending++;
     info.pending_bytes += size;
+    stream_state.pending_total++;
+    stream_state.pending_bytes_total += size;
     info.per_sender[std::string(sender)]++;
     stream_state.appended++;
     return mqtt::ReasonCode::Success;
@@ -188,8 +192,11 @@ void Broker::Impl::streams_removed(const std::vector<StreamCount>& removed) {
         auto it = stream_state.streams.find(c.stream);
         if (it == stream_state.streams.end()) continue;
         StreamInfo& info = it->second;
-        info.pending -= std::min(info.pending, c.count);
-        info.pending_bytes -= std::min(info.pending_bytes, c.bytes);
+        const uint64_t count = std::min(info.pending, c.count), bytes = std::min(info.pending_bytes, c.bytes);
+        info.pending -= count;
+        info.pending_bytes -= bytes;
+        stream_state.pending_total -= std::min(stream_state.pending_total, count);
+        stream_state.pending_bytes_total -= std::min(stream_state.pending_bytes_total, bytes);
         if (auto s = info.per_sender.find(c.sender); s != info.per_sender.end()) {
             s->second -= std::min(s->second, c.count);
             if (s->second == 0) info.per_sender.erase(s);

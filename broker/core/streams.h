@@ -85,6 +85,9 @@ struct StreamsState {
     // streams.device_expiry no longer holds entries back.
     std::unordered_map<std::string, uint64_t> device_seen;
     uint64_t next_purge_ms = 0;              // expired entries are deleted every few seconds
+    // What waits in the store over all streams: the sum of StreamInfo::pending (_bytes), kept
+    // so that $SYS and GET /metrics need not walk every stream.
+    uint64_t pending_total = 0, pending_bytes_total = 0;
     // $SYS/herald/streams/... counters.
     uint64_t appended = 0, replayed = 0, rejected = 0, dropped = 0, expired = 0, deleted = 0;
 };

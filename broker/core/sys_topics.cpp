@@ -62,9 +62,7 @@ void Broker::Impl::publish_sys(uint64_t now) {
         publish_sys_value("$SYS/herald/streams/dropped", n(stream_state.dropped));
         publish_sys_value("$SYS/herald/streams/expired", n(stream_state.expired));
         publish_sys_value("$SYS/herald/streams/deleted", n(stream_state.deleted));
-        uint64_t pending = 0;
-        for (const auto& [key, info] : stream_state.streams) pending += info.pending;
-        publish_sys_value("$SYS/herald/streams/pending", n(pending));
+        publish_sys_value("$SYS/herald/streams/pending", n(stream_state.pending_total));
     }
 }
 

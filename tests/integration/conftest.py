@@ -35,6 +35,8 @@ os.environ.setdefault("HERALD_TEST_PBKDF2_ITERATIONS", helpers.TEST_HASH_ITERATI
 SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|"
                           r"WARNING: ThreadSanitizer")
 LISTEN_RE = re.compile(r"listening on (\w+) 127\.0\.0\.1:(\d+)")
+# Every listener's line ("listening on ws 127.0.0.1:PORT", tls, wss, unix ...).
+ANY_LISTEN_RE = re.compile(r"listening on (\w+) (\S+)")
 
 # heraldd config keys that mosquitto.conf spells the same way (or as given here).
 MOSQUITTO_KEYS = {
@@ -88,9 +90,15 @@ class Broker:
         while True:
             text = self.log()
             if self.kind == "heraldd":
+                found = ANY_LISTEN_RE.findall(text)
+                # listening: [(kind, port)] of the loopback listeners, in config order;
+                # listen_ports["ws"] = [port, ...] the same by kind.
                 self.listening = [(kind, int(p)) for kind, p in LISTEN_RE.findall(text)]
-                if len(self.listening) >= listeners:
+                if len(found) >= listeners and self.listening:
                     self.port = self.listening[-1][1]   # ours is the last listener in the config
+                    self.listen_ports = {}
+                    for kind, port in self.listening:
+                        self.listen_ports.setdefault(kind, []).append(port)
                     return
             elif re.search(r"mosquitto version \S+ running", text):
                 return

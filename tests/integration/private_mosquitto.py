@@ -2,6 +2,7 @@
 # allowed unless asked otherwise, no persistence, stopped by PID. For tests that need the
 # reference broker next to heraldd in the same run (the `herald` tool must work with any broker;
 # mosquitto lets a client publish what heraldd would refuse, such as forged presence records).
+# websockets=True adds a `protocol websockets` listener on ws_port.
 import os
 import signal
 import socket
@@ -20,7 +21,7 @@ def free_port():
 class Mosquitto:
     kind = "mosquitto"
 
-    def __init__(self, tmp_path, anonymous=True):
+    def __init__(self, tmp_path, anonymous=True, websockets=False):
         self.host = "127.0.0.1"
         self.port = free_port()
         self.unix_path = str(tmp_path / f"mosq-{self.port}.sock")
@@ -30,6 +31,10 @@ class Mosquitto:
                  "log_dest stderr", "log_type all", "max_keepalive 65535"]
         if os.geteuid() == 0:
             lines.append("user root")   # else mosquitto drops to user mosquitto and cannot read tmp
+        self.ws_port = None
+        if websockets:  # MQTT over WebSocket (any path); 2.0.11 needs the TCP listener above too
+            self.ws_port = free_port()
+            lines += [f"listener {self.ws_port} 127.0.0.1", "protocol websockets"]
         conf.write_text("\n".join(lines) + "\n")
         self.log_path = tmp_path / f"mosquitto-{self.port}.log"
         self._log = open(self.log_path, "wb")

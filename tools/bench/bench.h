@@ -32,6 +32,7 @@ struct BenchConfig {
     std::string address;            // `host` resolved and checked to be loopback (numeric)
     bool ipv6 = false;
     uint16_t port = 1883;
+    std::string ws_path;            // non-empty (--ws): every client speaks MQTT over WebSocket there
     mqtt::ProtocolVersion version = mqtt::ProtocolVersion::V5;
     uint8_t qos = 0;
     size_t size = 64;               // payload bytes (at least the 16-byte header)

@@ -7,6 +7,7 @@ ConnectOptions client_options(const BenchConfig& config, const std::string& id, 
     ConnectOptions o;
     o.host = config.address;  // numeric: the client connects without a resolver round trip
     o.port = config.port;
+    o.ws_path = config.ws_path;
     o.version = config.version;
     o.client_id = id;
     o.keep_alive = 60;

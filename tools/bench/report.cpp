@@ -135,6 +135,8 @@ void print_json(const BenchConfig& c, const BenchResult& r) {
     nlohmann::ordered_json j;
     j["scenario"] = r.scenario;
     j["broker"] = c.address + ":" + std::to_string(c.port);
+    j["transport"] = c.ws_path.empty() ? "tcp" : "ws";
+    if (!c.ws_path.empty()) j["ws_path"] = c.ws_path;
     j["protocol"] = c.version == mqtt::ProtocolVersion::V5 ? "5" : "311";
     j["qos"] = c.qos;
     j["size"] = c.size;
@@ -186,8 +188,9 @@ void print_json(const BenchConfig& c, const BenchResult& r) {
 
 void print_text(const BenchConfig& c, const BenchResult& r) {
     const char* v = c.version == mqtt::ProtocolVersion::V5 ? "5" : "3.1.1";
-    std::printf("herald bench %s against %s:%u (MQTT %s, QoS %u, %zu-byte payloads)\n", r.scenario.c_str(),
-                c.address.c_str(), c.port, v, c.qos, c.size);
+    std::printf("herald bench %s against %s:%u%s (MQTT %s%s, QoS %u, %zu-byte payloads)\n", r.scenario.c_str(),
+                c.address.c_str(), c.port, c.ws_path.c_str(), v, c.ws_path.empty() ? "" : " over WebSocket", c.qos,
+                c.size);
     if (is_flow(r.scenario)) {
         if (r.scenario == "chat")
             std::printf("  users            %d, %.0f msg/s offered\n", r.users, c.rate > 0 ? c.rate : 10000.0);

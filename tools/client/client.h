@@ -27,6 +27,7 @@
 #include "broker/net/tls_session.h"
 #include "tools/client/client_loop.h"
 #include "tools/client/options.h"
+#include "tools/client/ws_frames.h"
 
 namespace herald::tools {
 
@@ -34,6 +35,7 @@ enum class ClientState : uint8_t {
     Idle,           // constructed; connect() not called yet
     Resolving,      // uv_getaddrinfo in flight
     Connecting,     // TCP / Unix connect in flight
+    Upgrading,      // WebSocket only: HTTP upgrade sent; waiting for the server's 101
     AwaitConnack,   // CONNECT written; waiting for the server's answer
     Connected,      // CONNACK with success: publish / subscribe allowed
     Disconnecting,  // DISCONNECT queued; the connection closes once output is flushed
@@ -153,6 +155,14 @@ private:
     void close_handles();
     void on_handle_closed();
     void mark_dirty();
+    void send_connect();
+    void on_plain(std::span<const uint8_t> bytes);  // WebSocket frames or MQTT, after TLS
+    void on_peer_closed(ssize_t status);            // EOF or error from the transport
+
+    // client_ws.cpp: MQTT over WebSocket.
+    void start_ws_upgrade();
+    void on_ws_read(std::span<const uint8_t> bytes);
+    void ws_frame_output();  // out_ (and pending control frames) become frames, in out_
 
     // client_protocol.cpp: packets.
     bool on_frame(std::span<const uint8_t> frame);
@@ -201,6 +211,12 @@ private:
     std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> tls_ctx_{nullptr, nullptr};
     std::unique_ptr<net::TlsSession> tls_;
     std::string tls_wire_;
+    // WebSocket (options_.ws_path set): the upgrade's key and the answer as it arrives, then
+    // the frame reader; control frames to send (pongs) wait in ws_control_.
+    bool ws_framing_ = false;  // the upgrade succeeded: bytes in and out are frames
+    std::string ws_key_, ws_answer_, ws_control_;
+    ws::FrameReader ws_reader_;
+    uint64_t ws_mask_state_ = 0;
 
     // Keepalive, in loop milliseconds.
     uint64_t keepalive_ms_ = 0;

@@ -1,5 +1,5 @@
-// Client transport: resolve, connect (TCP or Unix socket), read into the Framer, one write per
-// loop turn, the keepalive timer, and the two-step close (uv_close, then report).
+// Client transport: resolve, connect (TCP or Unix socket; WebSocket on top in client_ws.cpp),
+// read into the Framer, one write per loop turn, the keepalive timer, and the two-step close (uv_close, then report).
 #include <cstring>
 
 #include "tools/client/client.h"
@@ -162,6 +162,15 @@ void Client::on_transport_connected() {
         fail(uv_words(rc));
         return;
     }
+    if (!options_.ws_path.empty()) {
+        start_ws_upgrade();
+        return;
+    }
+    send_connect();
+}
+
+void Client::send_connect() {
+    state_ = ClientState::AwaitConnack;
     mqtt::Connect connect;
     connect.version = options_.version;
     connect.clean_start = options_.clean_start;
@@ -178,23 +187,36 @@ void Client::on_transport_connected() {
 void Client::on_read(ssize_t nread, const uv_buf_t* buf) {
     if (nread == 0) return;
     if (nread < 0) {
-        if (state_ == ClientState::Closing || state_ == ClientState::Closed) return;
-        if (close_info_.by_server) {
-            close_handles();
-        } else if (state_ == ClientState::Disconnecting) {
-            // The server closed after our DISCONNECT, before our write callback ran.
-            close_info_.clean = close_info_.error.empty();
-            close_handles();
-        } else {
-            fail(nread == UV_EOF ? (state_ == ClientState::AwaitConnack ? "Connection closed by server before CONNACK"
-                                                                           : "Connection closed by server")
-                                 : uv_words(static_cast<int>(nread)));
-        }
+        on_peer_closed(nread);
         return;
     }
     auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread));
     if (tls_) read_tls(bytes);
-    else feed_frames(bytes);
+    else on_plain(bytes);
+}
+
+// The connection's bytes, decrypted when TLS: WebSocket frames (--ws) or MQTT.
+void Client::on_plain(std::span<const uint8_t> bytes) {
+    if (!options_.ws_path.empty())
+        on_ws_read(bytes);
+    else
+        feed_frames(bytes);
+}
+
+void Client::on_peer_closed(ssize_t nread) {
+    if (state_ == ClientState::Closing || state_ == ClientState::Closed) return;
+    if (close_info_.by_server) {
+        close_handles();
+    } else if (state_ == ClientState::Disconnecting) {
+        // The server closed after our DISCONNECT, before our write callback ran.
+        close_info_.clean = close_info_.error.empty();
+        close_handles();
+    } else {
+        fail(nread == UV_EOF ? (state_ == ClientState::AwaitConnack ? "Connection closed by server before CONNACK"
+                                : state_ == ClientState::Upgrading  ? "Connection closed by server during the WebSocket upgrade"
+                                                                    : "Connection closed by server")
+                             : uv_words(static_cast<int>(nread)));
+    }
 }
 
 // False when the input was bad (the client is failing).
@@ -215,6 +237,7 @@ void Client::flush_in_loop() {
     dirty_ = false;
     if (writing_ || !stream_open_ || state_ == ClientState::Closing || state_ == ClientState::Closed)
         return;
+    if (ws_framing_) ws_frame_output();  // out_ becomes frames, then (TLS) records
     std::string& pending = tls_ ? seal_output() : out_;
     if (pending.empty() || state_ == ClientState::Closing || state_ == ClientState::Closed) return;
     wbuf_.swap(pending);
@@ -244,7 +267,7 @@ void Client::on_write_done(int status) {
         fail(uv_words(status));
         return;
     }
-    if (!out_.empty() || !tls_wire_.empty() || (tls_ && tls_->wire_pending() > 0)) {
+    if (!out_.empty() || !ws_control_.empty() || !tls_wire_.empty() || (tls_ && tls_->wire_pending() > 0)) {
         flush_in_loop();
     } else if (state_ == ClientState::Disconnecting) {
         close_info_.clean = true;
@@ -269,8 +292,13 @@ void Client::arm_keepalive(uint16_t seconds) {
 }
 
 void Client::on_keepalive_timer() {
-    if (state_ != ClientState::Connected && state_ != ClientState::AwaitConnack) return;
+    if (state_ != ClientState::Connected && state_ != ClientState::AwaitConnack && state_ != ClientState::Upgrading)
+        return;
     uint64_t now = uv_now(loop_.uv());
+    if (state_ == ClientState::Upgrading && now - last_send_ms_ >= keepalive_ms_) {
+        fail("no answer to the WebSocket upgrade within the keepalive interval");
+        return;
+    }
     if (state_ == ClientState::AwaitConnack && now - last_send_ms_ >= keepalive_ms_) {
         fail("no CONNACK from server within the keepalive interval");
         return;
@@ -295,7 +323,7 @@ void Client::close(std::string error) {
 void Client::fail(std::string error) {
     if (state_ == ClientState::Closing || state_ == ClientState::Closed) return;
     bool connecting = state_ == ClientState::Resolving || state_ == ClientState::Connecting ||
-                      state_ == ClientState::AwaitConnack;
+                      state_ == ClientState::Upgrading || state_ == ClientState::AwaitConnack;
     if (close_info_.error.empty()) close_info_.error = error;
     if (connecting && on_connect) {
         ConnectResult result;

@@ -80,7 +80,8 @@ void Client::read_tls(std::span<const uint8_t> bytes) {
         if (n > 0) {
             auto plain = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(loop_.read_buffer()),
                                                   static_cast<size_t>(n));
-            if (!feed_frames(plain) || state_ == ClientState::Closing || state_ == ClientState::Closed) return;
+            on_plain(plain);
+            if (state_ == ClientState::Closing || state_ == ClientState::Closed) return;
             continue;
         }
         if (n == -2) fail("TLS error: " + tls_->error());

@@ -28,6 +28,9 @@ struct ConnectOptions {
         bool insecure = false;  // skip the host name check (the chain is still verified)
     };
     std::optional<Tls> tls;
+    // Non-empty: MQTT over WebSocket (RFC 6455) on that path ("/mqtt"), subprotocol "mqtt",
+    // after an HTTP upgrade on the TCP connection (ws://; with `tls` as well: wss://).
+    std::string ws_path;
 
     // CONNECT contents.
     mqtt::ProtocolVersion version = mqtt::ProtocolVersion::V5;
