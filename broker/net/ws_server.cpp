@@ -79,10 +79,7 @@ bool offers_mqtt(std::string_view offered) {
 }
 
 // "127.0.0.1:50123" or "[::1]:50123", as TCP connections name their peer in logs.
-std::string peer_name(int fd) {
-    sockaddr_storage address{};
-    socklen_t length = sizeof(address);
-    if (fd < 0 || getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "?";
+std::string peer_name(const sockaddr_storage& address) {
     char host[INET6_ADDRSTRLEN] = {0};
     if (address.ss_family == AF_INET) {
         const auto* in4 = reinterpret_cast<const sockaddr_in*>(&address);
@@ -96,6 +93,13 @@ std::string peer_name(int fd) {
     }
     inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
     return fmt::format("[{}]:{}", host, ntohs(in6->sin6_port));
+}
+
+std::string peer_name(int fd) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof(address);
+    if (fd < 0 || getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "?";
+    return peer_name(address);
 }
 
 // Header values go into log lines: keep them short and printable.
@@ -121,6 +125,7 @@ struct WsServer::Session {
     std::string http_body;  // the answer being written, and how much of it is out
     size_t http_sent = 0;
     bool requested = false;  // a complete HTTP request (or upgrade) was read
+    bool tls_done = false;   // wss: the TLS handshake completed
     bool timed_out = false;
 };
 
@@ -199,6 +204,7 @@ bool WsServer::open(const core::ListenerConfig& config, std::string& name, std::
         info.ssl_cert_filepath = config.cert_file.c_str();
         info.ssl_private_key_filepath = config.key_file.c_str();
         info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+        info.ssl_info_event_mask = SSL_CB_HANDSHAKE_DONE;  // told apart in the refusal log
     }
     creating_ = listener.get();
     struct lws_vhost* vhost = lws_create_vhost(context_, &info);
@@ -218,7 +224,13 @@ bool WsServer::open(const core::ListenerConfig& config, std::string& name, std::
 }
 
 int WsServer::on_event(struct lws* wsi, int reason, void* user, void* in, size_t len) {
+    // The opaque pointer is the fast way to a session; lws sets it only after WSI_CREATE, so
+    // until NEW_CLIENT_INSTANTIATED (or when a TLS handshake fails before it) the map serves.
     auto* session = static_cast<Session*>(lws_get_opaque_user_data(wsi));
+    if (session == nullptr && !sessions_.empty()) {
+        const auto found = sessions_.find(wsi);
+        if (found != sessions_.end()) session = found->second;
+    }
     switch (reason) {
         case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: {
             // The vhost being created: its SSL_CTX is set up here and kept for reloads.
@@ -236,16 +248,28 @@ int WsServer::on_event(struct lws* wsi, int reason, void* user, void* in, size_t
         case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
             // Only OpenSSL's own verdict counts (len carries preverify_ok).
             return len != 0 ? 0 : 1;
-        case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED: {
-            auto* vhost_listener = static_cast<Listener*>(lws_get_vhost_user(lws_get_vhost(wsi)));
-            if (vhost_listener == nullptr || session != nullptr) return 0;
-            session = new Session();
-            session->listener = vhost_listener;
-            session->peer = peer_name(lws_get_socket_fd(wsi));
+        // An accepted socket: FILTER_NETWORK_CONNECTION names the peer, WSI_CREATE follows at
+        // once (even when the TLS handshake then fails inside the accept, before
+        // NEW_CLIENT_INSTANTIATED, which is where the timer can be armed).
+        case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+            if (user != nullptr)
+                accepted_peer_ = peer_name(static_cast<lws_filter_network_conn_args*>(user)->cli_addr);
+            return 0;
+        case LWS_CALLBACK_WSI_CREATE:
+            if (session == nullptr) begin_session(wsi, std::move(accepted_peer_));
+            accepted_peer_.clear();
+            return 0;
+        case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+            if (session == nullptr) session = begin_session(wsi, peer_name(lws_get_socket_fd(wsi)));
+            if (session == nullptr) return 0;
             lws_set_opaque_user_data(wsi, session);
             lws_set_timer_usecs(wsi, static_cast<lws_usec_t>(connect_timeout_ms_) * 1000);
             return 0;
-        }
+        case LWS_CALLBACK_SSL_INFO:
+            if (session != nullptr && in != nullptr &&
+                (static_cast<const lws_ssl_info*>(in)->where & SSL_CB_HANDSHAKE_DONE) != 0)
+                session->tls_done = true;
+            return 0;
         case LWS_CALLBACK_TIMER:
             if (session == nullptr || session->requested) return 0;
             session->timed_out = true;
@@ -280,11 +304,23 @@ int WsServer::on_event(struct lws* wsi, int reason, void* user, void* in, size_t
         case LWS_CALLBACK_WSI_DESTROY:
             if (session == nullptr) return 0;
             lws_set_opaque_user_data(wsi, nullptr);
-            end_session(wsi, session);
+            sessions_.erase(wsi);
+            end_session(session);
             return 0;
         default:
             return 0;
     }
+}
+
+WsServer::Session* WsServer::begin_session(struct lws* wsi, std::string peer) {
+    struct lws_vhost* vhost = lws_get_vhost(wsi);
+    auto* listener = vhost != nullptr ? static_cast<Listener*>(lws_get_vhost_user(vhost)) : nullptr;
+    if (listener == nullptr) return nullptr;  // not one of our listeners' sockets
+    auto* session = new Session();
+    session->listener = listener;
+    session->peer = peer.empty() ? "?" : std::move(peer);
+    sessions_.emplace(wsi, session);
+    return session;
 }
 
 // Before lws answers an upgrade: the listener's rules. >0: we answered (refused); 0: go on.
@@ -355,18 +391,19 @@ void WsServer::connection_gone(WsConnection* connection) {
     if (live_ == 0 && on_idle_) on_idle_();
 }
 
-void WsServer::end_session(struct lws* wsi, Session* session) {
+void WsServer::end_session(Session* session) {
     if (session->connection != nullptr) {  // lws skipped CLOSED (it should not)
         connection_gone(session->connection);
         session->connection = nullptr;
     }
     if (!session->requested && !session->timed_out) {
-        SSL* ssl = static_cast<SSL*>(lws_get_ssl(wsi));
-        const bool tls_pending = session->listener->config.type == "wss" &&
-                                 (ssl == nullptr || SSL_is_init_finished(ssl) == 0);
-        spdlog::info("{}: {}: closed before a complete HTTP request{}", session->peer,
-                     session->listener->name,
-                     tls_pending ? " (no TLS handshake completed: not TLS, or refused)" : "");
+        if (session->listener->config.type == "wss" && !session->tls_done)
+            spdlog::info("{}: {}: TLS handshake failed or not finished (not TLS, a refused "
+                         "version or client certificate), closed", session->peer,
+                         session->listener->name);
+        else
+            spdlog::info("{}: {}: closed before a complete HTTP request", session->peer,
+                         session->listener->name);
     }
     delete session;
 }
