@@ -403,3 +403,31 @@ def test_x_forwarded_for_only_when_trusted(make_broker):
         ws.close()
     b.wait_log(rf"New client connected from 203\.0\.113\.7 as xff-{trusted}")
     b.wait_log(rf"New client connected from 127\.0\.0\.1:\d+ as xff-{untrusted}")
+
+
+def test_healthz_is_503_while_shutting_down(make_broker):
+    b = make_broker(ws_listener("ws"))
+    port = ws_port(b)
+    # A TCP subscriber that never reads, buried in output: the graceful shutdown waits for its
+    # last writes (up to its 5 s cap), and meanwhile the WebSocket listener answers.
+    holder = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    holder.sendall(connect_packet("holder", version=V5) +
+                   subscribe_packet([("big/#", 0)], packet_id=1, version=V5))
+    time.sleep(0.2)  # let CONNACK and SUBACK in; from now on the holder reads nothing
+    tcp = tcp_client(b)
+    for _ in range(128):
+        tcp.publish("big/x", b"x" * 256 * 1024, qos=0, wait=False)
+    # Acked (0x10: no subscribers) only once every publish above was handled.
+    assert tcp.publish("after/all", "done", qos=1) in (0, 0x10)
+    assert http_get(port, "/healthz")[0] == 200
+    mark = b.log_mark()
+    b.send_signal(signal.SIGTERM)
+    b.wait_log(r"SIGTERM: shutting down", since=mark)
+    status, _, body = http_get(port, "/healthz")
+    assert (status, body) == (503, b"shutting down\n")
+    assert RawWebSocket(port).status == 503  # no new MQTT either
+    b.wait_log(r"upgrade refused \(503\): the broker is shutting down", since=mark)
+    holder.close()
+    b.stopped_by_test = True  # it ends by itself; a second SIGTERM would force it
+    assert b.proc.wait(timeout=10) == 0
