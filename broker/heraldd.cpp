@@ -21,6 +21,7 @@
 #include "broker/identity/store_identity.h"
 #include "broker/net/logging.h"
 #include "broker/net/server.h"
+#include "broker/net/tls_context.h"
 #include "broker/net/uv_clock.h"
 #include "storage/core_store.h"
 #include "storage/store.h"
@@ -289,11 +290,19 @@ int main(int argc, char** argv) {
             return 1;
         }
         if (options.test_config) {
-            // The files the configuration names must load too (JWT keys, password file).
+            // The files the configuration names must load too (JWT keys, password file,
+            // certificates).
             herald::identity::AuthSetup setup;
             if (std::string e = herald::identity::load_auth_setup(config, setup); !e.empty()) {
                 std::fprintf(stderr, "heraldd: %s: %s\n", options.config_path.c_str(), e.c_str());
                 return 1;
+            }
+            for (const herald::core::ListenerConfig& listener : config.listeners) {
+                std::string e;
+                if (listener.is_tls() && !herald::net::TlsContext::create(listener, e)) {
+                    std::fprintf(stderr, "heraldd: %s: %s\n", options.config_path.c_str(), e.c_str());
+                    return 1;
+                }
             }
             std::printf("configuration OK: %s\n", options.config_path.c_str());
             return 0;

@@ -76,6 +76,10 @@ void add_common_flags(CLI::App& app, CommonFlags& f, bool multi_topic) {
     app.add_option("-p,--port", f.port, "Broker port")->capture_default_str()->check(CLI::Range(1, 65535));
     app.add_option("--unix", f.unix_path, "Connect to this Unix socket instead of TCP");
     app.add_option("--bind-address", f.bind_address, "Local source address for the TCP connection");
+    app.add_option("--cafile", f.cafile, "TLS: CA certificates (PEM) the broker's must chain to; turns TLS on");
+    app.add_option("--cert", f.cert, "TLS: client certificate (PEM), for brokers that ask for one");
+    app.add_option("--key", f.key, "TLS: the client certificate's private key (PEM)");
+    app.add_flag("--insecure", f.insecure, "TLS: do not check that the certificate names the host");
     if (multi_topic)
         app.add_option("-t,--topic", f.topics, "Topic filter to subscribe to (repeatable)")->take_all();
     else
@@ -120,6 +124,16 @@ bool build_options(CommonFlags& f, const char* id_prefix, ConnectOptions& o, Pro
     o.port = static_cast<uint16_t>(f.port);
     o.unix_path = f.unix_path;
     o.bind_address = f.bind_address;
+    if (!f.cafile.empty()) {
+        o.tls = ConnectOptions::Tls{f.cafile, f.cert, f.key, f.insecure};
+    } else if (!f.cert.empty() || !f.key.empty() || f.insecure) {
+        error = "--cert, --key and --insecure need --cafile (TLS)";
+        return false;
+    }
+    if (f.cert.empty() != f.key.empty()) {
+        error = "--cert and --key go together";
+        return false;
+    }
     o.keep_alive = static_cast<uint16_t>(f.keepalive);
     o.clean_start = !f.no_clean;
     o.username = f.username;

@@ -25,6 +25,8 @@ struct CommonFlags {
     int port = 1883;
     std::string unix_path;
     std::string bind_address;
+    std::string cafile, cert, key;  // TLS, as mosquitto_pub: --cafile turns it on
+    bool insecure = false;
     std::vector<std::string> topics;
     int qos = 0;
     std::optional<std::string> username, password;

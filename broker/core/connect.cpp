@@ -10,6 +10,10 @@
 //   false every client is refused; with allow_anonymous = true any username/password is
 //   accepted (mosquitto's behaviour). With a password file, a listed user must give its
 //   password; an unlisted username is refused.
+// - use_identity_as_username (a tls listener, as in mosquitto): the CN of the client's verified
+//   certificate replaces whatever username the CONNECT carried, and its password is ignored:
+//   the certificate is the proof. The CN must pass the user-id rules below like any username;
+//   the Identity still refuses a banned user (connect_auth.cpp passes Credentials::certified).
 // - A username that breaks the user-id rules of SPEC 2 (auth::user_id_error: '/', '+', '#',
 //   a leading '$', control characters, longer than max_user_id_bytes) is refused with 0x86
 //   (3.1.1: 0x04), the rule it broke in the log, before any password check.
@@ -106,6 +110,12 @@ void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
         assigned = true;
     }
 
+    // The certificate names the user (use_identity_as_username): no password to check.
+    if (const std::string_view cn = c.conn.certificate_identity(); !cn.empty()) {
+        p.username = std::string(cn);
+        p.password.reset();
+    }
+
     // User ids become topic levels (SPEC 2).
     if (p.username) {
         const std::string bad = auth::user_id_error(*p.username, config.auth.max_user_id_bytes);
@@ -128,7 +138,8 @@ void Broker::Impl::handle_connect(Client& c, mqtt::Connect& p) {
                               "keepalive above max_keepalive");
 
     if (identity) return start_authentication(c, p, assigned);
-    const ReasonCode verdict = authenticate(p);
+    const ReasonCode verdict =
+        c.conn.certificate_identity().empty() ? authenticate(p) : ReasonCode::Success;
     if (verdict != ReasonCode::Success)
         return refuse_connect(c, client_id, verdict,
                               p.username ? "bad username or password" : "anonymous not allowed");

@@ -31,6 +31,7 @@ void Broker::Impl::start_authentication(Client& c, mqtt::Connect& p, bool assign
     who.password = std::move(p.password);
     who.client_id = p.client_id;
     who.peer = c.conn.peer();
+    who.certified = !c.conn.certificate_identity().empty();
 
     const uint64_t call = ++auth_calls;
     auth_sync_call = call;

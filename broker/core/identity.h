@@ -23,6 +23,9 @@ struct Credentials {
     std::optional<std::string> password;  // bytes, may hold a JWT
     std::string client_id;                // after assignment, never empty
     std::string peer;                     // "127.0.0.1:50312", for log lines
+    // The username is the CN of a client certificate the TLS listener verified
+    // (use_identity_as_username): no password is needed, a ban still refuses.
+    bool certified = false;
 };
 
 // The answer: Success, or the 5.0 reason code to refuse with (core maps it for 3.1.1).

@@ -8,7 +8,8 @@
 // (auth::check_async); otherwise (no password needed, an unknown user let in, a refusal, a
 // ban) the verdict is given before authenticate_in_loop() returns. Nothing slow runs on the
 // loop. The order of the checks is check_plan.h's; a ban (until > now) refuses first, with
-// 0x8A Banned (3.1.1: 0x05).
+// 0x8A Banned (3.1.1: 0x05). A certified CONNECT (the username is a verified client
+// certificate's CN, Credentials::certified) is let in after the ban check with no password.
 //
 // Bounds: at most max_pending_checks hash or token checks are queued on the pool at once; one
 // more is refused with 0x89 Server busy (3.1.1: 0x03), so a flood of logins cannot queue

@@ -13,6 +13,7 @@
 
 #include "broker/net/loop_state.h"
 #include "broker/net/stream_connection.h"
+#include "broker/net/tls_context.h"
 
 namespace herald::net {
 
@@ -58,17 +59,27 @@ Listener::Listener(LoopState& loop, core::ListenerConfig config)
     if (config_.type == "unix") {
         name_ = "unix " + config_.address;
     } else if (config_.address.find(':') != std::string::npos) {
-        name_ = "tcp [" + config_.address + "]:" + std::to_string(config_.port);
+        name_ = config_.type + " [" + config_.address + "]:" + std::to_string(config_.port);
     } else {
-        name_ = "tcp " + config_.address + ":" + std::to_string(config_.port);
+        name_ = config_.type + " " + config_.address + ":" + std::to_string(config_.port);
     }
 }
+
+Listener::~Listener() = default;
 
 bool Listener::open(std::string& error) {
     rlimit limit{};
     if (getrlimit(RLIMIT_NOFILE, &limit) == 0) fd_limit_ = static_cast<uint64_t>(limit.rlim_cur);
+    if (config_.type == "tls") {
+        tls_ = TlsContext::create(config_, error);
+        if (!tls_) {
+            error = "cannot listen on " + name_ + ": " + error;
+            return false;
+        }
+    }
     const bool ok = config_.type == "unix" ? open_unix(error) : open_tcp(error);
     if (!ok) close();
+    else if (tls_) spdlog::info("{}: certificate {}", name_, tls_->certificate_summary());
     return ok;
 }
 
@@ -91,7 +102,7 @@ bool Listener::open_tcp(std::string& error) {
     sockaddr_storage bound{};
     int length = sizeof(bound);
     if (uv_tcp_getsockname(&handle_.tcp, reinterpret_cast<sockaddr*>(&bound), &length) == 0) {
-        name_ = "tcp " + format_address(reinterpret_cast<const sockaddr*>(&bound));
+        name_ = config_.type + " " + format_address(reinterpret_cast<const sockaddr*>(&bound));
     }
     return true;
 }
@@ -149,6 +160,13 @@ void Listener::on_connection(uv_stream_t* server, int status) {
         return;
     }
     self->check_fd_headroom(connection->stream());
+    if ((self->tls_ || self->config_.proxy_protocol) &&
+        !connection->add_layers(self->tls_.get(), self->config_.proxy_protocol)) {
+        spdlog::error("{}: cannot make a TLS session (out of memory?), connection dropped",
+                      self->name_);
+        connection->discard();
+        return;
+    }
     connection->start();
 }
 
@@ -164,6 +182,16 @@ void Listener::check_fd_headroom(uv_stream_t* accepted) {
     last_fd_warning_ms_ = now;
     spdlog::warn("near the open file limit ({}): new connections will be refused; raise "
                  "'ulimit -n' or lower max_connections", fd_limit_);
+}
+
+void Listener::reload_certificate() {
+    if (!tls_) return;
+    std::string error;
+    if (tls_->reload(error)) {
+        spdlog::info("{}: certificate reloaded: {}", name_, tls_->certificate_summary());
+    } else {
+        spdlog::error("{}: certificate reload failed, the old certificate is kept: {}", name_, error);
+    }
 }
 
 void Listener::log_accept_error(int status) {

@@ -1,8 +1,10 @@
 // A listening socket (TCP on IPv4/IPv6, or a Unix domain socket) that accepts connections
-// into StreamConnections.
+// into StreamConnections. A tls listener owns the TlsContext its connections share; it and a
+// listener with proxy_protocol give each connection its StreamLayers.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <uv.h>
@@ -12,10 +14,12 @@
 namespace herald::net {
 
 class LoopState;
+class TlsContext;
 
 class Listener {
 public:
     Listener(LoopState& loop, core::ListenerConfig config);
+    ~Listener();
     Listener(const Listener&) = delete;
     Listener& operator=(const Listener&) = delete;
 
@@ -27,7 +31,10 @@ public:
     // the Listener until the loop has run the close). Removes the Unix socket file.
     void close();
 
-    // "tcp 127.0.0.1:54321" with the port really bound, or "unix /path/sock".
+    // tls: loads the certificate and key again (SIGHUP); logs the outcome. Others: nothing.
+    void reload_certificate();
+
+    // "tcp 127.0.0.1:54321" (or "tls ...") with the port really bound, or "unix /path/sock".
     const std::string& name() const { return name_; }
 
 private:
@@ -45,6 +52,7 @@ private:
     } handle_;
     LoopState& loop_;
     core::ListenerConfig config_;
+    std::unique_ptr<TlsContext> tls_;  // type tls
     std::string name_;
     bool initialized_ = false;
     bool created_socket_file_ = false;

@@ -61,7 +61,7 @@ bool Server::listen(const std::vector<core::ListenerConfig>& listeners, std::str
             spdlog::info("listening on {}", name);
             continue;
         }
-        if (config.type != "tcp" && config.type != "unix") {
+        if (config.type != "tcp" && config.type != "tls" && config.type != "unix") {
             error = fmt::format("listener type {} is not served yet by this heraldd", config.type);
             return false;
         }
@@ -104,8 +104,9 @@ void Server::on_signal(uv_signal_t* signal, int number) {
     auto* self = static_cast<Server*>(signal->data);
     if (number == SIGHUP) {
         spdlog::info("SIGHUP: reloading the configuration");
-        if (self->reload_) self->reload_();
+        for (auto& listener : self->listeners_) listener->reload_certificate();
         if (self->ws_) self->ws_->reload_certificates();
+        if (self->reload_) self->reload_();
         return;
     }
     spdlog::info("{}: shutting down", number == SIGINT ? "SIGINT" : "SIGTERM");

@@ -9,6 +9,7 @@
 
 #include "broker/core/broker.h"
 #include "broker/net/loop_state.h"
+#include "broker/net/stream_layers.h"
 
 namespace herald::net {
 
@@ -22,6 +23,17 @@ StreamConnection::StreamConnection(LoopState& loop, Kind kind)
     }
     handle()->data = this;
     loop.connection_opened(this);
+}
+
+StreamConnection::~StreamConnection() = default;
+
+const char* StreamConnection::transport() const {
+    if (kind_ == Kind::Unix) return "unix";
+    return layers_ && layers_->tls ? "tls" : "tcp";
+}
+
+std::string_view StreamConnection::certificate_identity() const {
+    return layers_ ? std::string_view(layers_->identity) : std::string_view();
 }
 
 const std::string& StreamConnection::peer() const {
@@ -100,6 +112,7 @@ void StreamConnection::mark_dirty() {
 void StreamConnection::close() {
     if (closing_) return;
     closing_ = true;
+    if (layers_) log_unfinished_layers();
     if (uv_is_closing(handle())) return;
     uv_read_stop(stream());
     // The flusher writes what is buffered (a DISCONNECT, say) and then closes.
@@ -126,6 +139,7 @@ void StreamConnection::flush_in_loop() {
         start_close();
         return;
     }
+    if (layers_ && layers_->tls) seal_output();
     if (output_ && !output_->empty() && !write_output()) {
         closing_ = aborted_ = true;
         uv_read_stop(stream());
@@ -207,6 +221,10 @@ void StreamConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_
         return;
     }
     if (nread == 0 || self->closing_) return;
+    if (self->layers_) {
+        self->read_layered(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread));
+        return;
+    }
     self->read_frames(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread));
 }
 

@@ -7,6 +7,8 @@
 // flusher once per loop turn. The peer address is kept in binary and formatted only for a
 // log line. The LoopState is found through the loop (uv_loop_t::data), not stored. The object
 // is freed only in its close callback.
+// A connection of a tls listener, or of one with proxy_protocol, also has StreamLayers (the
+// PROXY header, the TLS session: stream_layers.h); a plain one pays a null pointer for them.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +28,8 @@ namespace herald::net {
 
 class LoopState;
 struct WriteRequest;
+struct StreamLayers;
+class TlsContext;
 
 class StreamConnection final : public core::Connection {
 public:
@@ -47,6 +51,9 @@ public:
     void start();
     // Accept failed: close the handle without ever telling the broker.
     void discard();
+    // Before start(): TLS with `tls` (may be null) and/or a PROXY header first. False when the
+    // TLS session cannot be made (the caller discards the connection).
+    bool add_layers(const TlsContext* tls, bool proxy_protocol);
 
     // core::Connection
     std::string& output() override;
@@ -57,7 +64,8 @@ public:
     // Formatted on each call into a per-thread string, valid until the next peer() call (of
     // any connection): one per log line, which is all it is used for.
     const std::string& peer() const override;
-    const char* transport() const override { return kind_ == Kind::Tcp ? "tcp" : "unix"; }
+    const char* transport() const override;
+    std::string_view certificate_identity() const override;
 
     // Closes without sending what is still buffered: peer gone, write error, forced shutdown.
     void abort();
@@ -67,7 +75,7 @@ public:
     void flush_in_loop();
 
 private:
-    ~StreamConnection() override = default;
+    ~StreamConnection() override;
 
     uv_handle_t* handle() {
         return kind_ == Kind::Tcp ? reinterpret_cast<uv_handle_t*>(&handle_.tcp)
@@ -85,6 +93,12 @@ private:
     void release_output();
     void start_close();
     void read_frames(const uint8_t* data, size_t size);
+    // stream_layers.cpp
+    void read_layered(const uint8_t* data, size_t size);
+    bool read_proxy_header(const uint8_t*& data, size_t& size, std::string& joined);
+    void read_tls(const uint8_t* data, size_t size);
+    void seal_output();
+    void log_unfinished_layers();
 
     // TCP inline; a Unix connection (rare, and uv_pipe_t is 16 bytes larger) allocates its
     // pipe handle, freed in the close callback, so TCP connections carry no padding for it.
@@ -95,6 +109,7 @@ private:
     core::Client* client_ = nullptr;
     std::unique_ptr<mqtt::Framer> framer_;  // only while a packet is incomplete
     std::unique_ptr<std::string> output_;   // this turn's packets: borrowed from LoopState's pool
+    std::unique_ptr<StreamLayers> layers_;  // tls or proxy_protocol listeners only
     // LoopState's list of live connections (for forced shutdown), intrusive to save a node.
     StreamConnection* prev_ = nullptr;
     StreamConnection* next_ = nullptr;

@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
-#include <openssl/x509.h>
 
 #include <cstring>
 #include <string_view>
@@ -20,7 +19,7 @@
 #include "broker/net/loop_state.h"
 #include "broker/net/metrics.h"
 #include "broker/net/ws_connection.h"
-#include "broker/net/ws_tls.h"
+#include "broker/net/tls_context.h"
 
 namespace herald::net {
 
@@ -115,7 +114,7 @@ struct WsServer::Listener {
     core::ListenerConfig config;
     std::string name;  // "ws 127.0.0.1:8080"
     struct lws_vhost* vhost = nullptr;
-    SSL_CTX* ssl_ctx = nullptr;  // wss: the vhost's context, kept for certificate reloads
+    std::unique_ptr<TlsContext> tls;  // wss: set up on the vhost's SSL_CTX, kept for reloads
 };
 
 struct WsServer::Session {
@@ -209,7 +208,7 @@ bool WsServer::open(const core::ListenerConfig& config, std::string& name, std::
     creating_ = listener.get();
     struct lws_vhost* vhost = lws_create_vhost(context_, &info);
     creating_ = nullptr;
-    if (vhost == nullptr || (tls && listener->ssl_ctx == nullptr)) {
+    if (vhost == nullptr || (tls && !listener->tls)) {
         error = fmt::format("cannot listen on {} {}:{}{}", config.type, config.address, config.port,
                             tls ? " (or load its certificate, key or CA file)" : "");
         if (vhost != nullptr) lws_vhost_destroy(vhost);
@@ -235,14 +234,14 @@ int WsServer::on_event(struct lws* wsi, int reason, void* user, void* in, size_t
         case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: {
             // The vhost being created: its SSL_CTX is set up here and kept for reloads.
             if (creating_ == nullptr) return 0;
-            auto* ctx = static_cast<SSL_CTX*>(user);
             std::string error;
-            if (!configure_server_tls(ctx, creating_->config, error)) {
+            auto* ctx = static_cast<SSL_CTX*>(user);
+            creating_->tls = TlsContext::adopt(ctx, creating_->config, error);
+            if (!creating_->tls) {
                 spdlog::error("{} {}:{}: {}", creating_->config.type, creating_->config.address,
                               creating_->config.port, error);
                 return 1;
             }
-            creating_->ssl_ctx = ctx;
             return 0;
         }
         case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
@@ -252,8 +251,10 @@ int WsServer::on_event(struct lws* wsi, int reason, void* user, void* in, size_t
         // once (even when the TLS handshake then fails inside the accept, before
         // NEW_CLIENT_INSTANTIATED, which is where the timer can be armed).
         case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-            if (user != nullptr)
-                accepted_peer_ = peer_name(static_cast<lws_filter_network_conn_args*>(user)->cli_addr);
+            if (user != nullptr) {
+                const auto* accepted = static_cast<lws_filter_network_conn_args*>(user);
+                accepted_peer_ = peer_name(accepted->cli_addr);
+            }
             return 0;
         case LWS_CALLBACK_WSI_CREATE:
             if (session == nullptr) begin_session(wsi, std::move(accepted_peer_));
@@ -368,7 +369,8 @@ int WsServer::start_connection(struct lws* wsi, Session& session) {
     const bool tls = session.listener->config.type == "wss";
     std::string identity;
     if (tls && session.listener->config.use_identity_as_username) {
-        identity = verified_common_name(static_cast<SSL*>(lws_get_ssl(wsi)));
+        const SSL* ssl = static_cast<const SSL*>(lws_get_ssl(wsi));
+        if (ssl != nullptr) identity = peer_common_name(ssl);
         if (identity.empty()) {
             spdlog::info("{}: {}: refused: no verified client certificate with a common name "
                          "(use_identity_as_username)", session.peer, session.listener->name);
@@ -512,14 +514,16 @@ void WsServer::finish() {
 }
 
 void WsServer::reload_certificates() {
+    // As tls listeners do (Listener::reload_certificate), with the same log lines.
     for (const auto& listener : listeners_) {
-        if (listener->ssl_ctx == nullptr) continue;
+        if (!listener->tls) continue;
         std::string error;
-        if (reload_certificate(listener->ssl_ctx, listener->config, error))
-            spdlog::info("{}: certificate and key reloaded", listener->name);
+        if (listener->tls->reload(error))
+            spdlog::info("{}: certificate reloaded: {}", listener->name,
+                         listener->tls->certificate_summary());
         else
-            spdlog::error("{}: certificate reload failed, the old one is kept: {}", listener->name,
-                          error);
+            spdlog::error("{}: certificate reload failed, the old certificate is kept: {}",
+                          listener->name, error);
     }
 }
 

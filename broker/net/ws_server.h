@@ -86,9 +86,9 @@ private:
     struct lws_context* context_ = nullptr;
     void* foreign_loop_ = nullptr;  // lws's foreign_loops array: our uv loop
     std::vector<std::unique_ptr<Listener>> listeners_;
-    Listener* creating_ = nullptr;
+    Listener* creating_ = nullptr;  // the listener whose vhost lws_create_vhost is building
     std::unordered_map<struct lws*, Session*> sessions_;  // every accepted socket's state
-    std::string accepted_peer_;  // from FILTER_NETWORK_CONNECTION to the WSI_CREATE after it  // the listener whose vhost lws_create_vhost is building
+    std::string accepted_peer_;  // from FILTER_NETWORK_CONNECTION to the WSI_CREATE after it
     std::unordered_set<WsConnection*> connections_;
     size_t live_ = 0;
     std::function<void()> on_idle_;

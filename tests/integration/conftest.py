@@ -3,8 +3,10 @@
 #
 # heraldd gets a TOML config (allow_anonymous, sys_interval = 1, data_dir in tmp, one tcp
 # listener on 127.0.0.1 port 0) and its real port is read from its "listening on tcp
-# 127.0.0.1:PORT" log line. Teardown fails the test when the broker crashed, did not exit 0 on
-# SIGTERM, or printed a sanitizer report: that is how ASan/UBSan findings reach the summary.
+# 127.0.0.1:PORT" log line. Listeners of the test's own config come first; every "listening on
+# KIND 127.0.0.1:PORT" line is kept in Broker.listening as (kind, port), in config order.
+# Teardown fails the test when the broker crashed, did not exit 0 on SIGTERM, or printed a
+# sanitizer report: that is how ASan/UBSan findings reach the summary.
 import os
 import re
 import signal
@@ -32,9 +34,7 @@ os.environ.setdefault("HERALD_TEST_PBKDF2_ITERATIONS", helpers.TEST_HASH_ITERATI
 
 SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|"
                           r"WARNING: ThreadSanitizer")
-LISTEN_RE = re.compile(r"listening on tcp 127\.0\.0\.1:(\d+)")
-# Every listener's line ("listening on ws 127.0.0.1:PORT", tls, wss, unix ...).
-ANY_LISTEN_RE = re.compile(r"listening on (\w+) (\S+)")
+LISTEN_RE = re.compile(r"listening on (\w+) 127\.0\.0\.1:(\d+)")
 
 # heraldd config keys that mosquitto.conf spells the same way (or as given here).
 MOSQUITTO_KEYS = {
@@ -72,6 +72,7 @@ class Broker:
         self.cmd = cmd
         self.stopped_by_test = False
         self.exit_status = None
+        self.listening = []   # [(kind, port)] from heraldd's "listening on" lines
         self._logf = open(log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self._logf, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env, cwd=str(config_path.parent))
@@ -87,16 +88,9 @@ class Broker:
         while True:
             text = self.log()
             if self.kind == "heraldd":
-                found = ANY_LISTEN_RE.findall(text)
-                ports = [int(p) for p in LISTEN_RE.findall(text)]
-                if len(found) >= listeners and ports:
-                    self.port = ports[-1]   # ours is the last listener in the config
-                    # listen_ports["ws"] = [port, ...] in config order (not for unix)
-                    self.listen_ports = {}
-                    for kind, where in found:
-                        if ":" in where:
-                            self.listen_ports.setdefault(kind, []).append(
-                                int(where.rsplit(":", 1)[1]))
+                self.listening = [(kind, int(p)) for kind, p in LISTEN_RE.findall(text)]
+                if len(self.listening) >= listeners:
+                    self.port = self.listening[-1][1]   # ours is the last listener in the config
                     return
             elif re.search(r"mosquitto version \S+ running", text):
                 return

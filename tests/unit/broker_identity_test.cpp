@@ -262,3 +262,48 @@ TEST_CASE("SPEC7 an answer after the Broker is gone is dropped") {
     f->broker.reset();
     reply("{}");  // must not touch the freed broker
 }
+
+TEST_CASE("SPEC2 use_identity_as_username: the certificate's CN replaces the username, no password") {
+    Fixture f;
+    Peer p(*f.broker, ProtocolVersion::V5);
+    p.conn.certificate_cn = "alice";
+    p.send(make_connect("c-cert", "mallory"));  // claims mallory, with a password
+    REQUIRE(f.identity.calls.size() == 1);
+    const core::Credentials& who = f.identity.calls[0].who;
+    CHECK(*who.username == "alice");
+    CHECK_FALSE(who.password);
+    CHECK(who.certified);
+    f.identity.calls[0].done(core::Verdict{});
+    auto out = p.take();
+    REQUIRE(out.size() == 1);
+    CHECK(std::get<mqtt::Connack>(out[0]).reason == ReasonCode::Success);
+}
+
+TEST_CASE("SPEC2 use_identity_as_username: a CN that breaks the user-id rules is refused") {
+    Fixture f;
+    Peer p(*f.broker, ProtocolVersion::V311);
+    p.conn.certificate_cn = "bad/name";
+    p.send(make_connect("c-bad", std::nullopt, ProtocolVersion::V311));
+    CHECK(f.identity.calls.empty());
+    auto out = p.take();
+    REQUIRE(out.size() == 1);
+    CHECK(std::get<mqtt::Connack>(out[0]).reason == ReasonCode::BadUserNameOrPassword);
+    CHECK(p.conn.closed);
+}
+
+TEST_CASE("SPEC2 without an Identity, a certified client needs no password file entry") {
+    core::test::BrokerFixture f;
+    f.config.allow_anonymous = false;
+    f.broker = std::make_unique<Broker>(f.config, f.store, f.clock);
+    Peer p(*f.broker, ProtocolVersion::V5);
+    p.conn.certificate_cn = "alice";
+    p.send(make_connect("c-core"));
+    auto out = p.take();
+    REQUIRE(out.size() == 1);
+    CHECK(std::get<mqtt::Connack>(out[0]).reason == ReasonCode::Success);
+    Peer anonymous(*f.broker, ProtocolVersion::V5);
+    anonymous.send(make_connect("c-anon"));
+    auto refused = anonymous.take();
+    REQUIRE(refused.size() == 1);
+    CHECK(std::get<mqtt::Connack>(refused[0]).reason == ReasonCode::NotAuthorized);
+}

@@ -23,8 +23,10 @@ public:
     void close() override { closed = true; }
     const std::string& peer() const override { return peer_; }
     const char* transport() const override { return "test"; }
+    std::string_view certificate_identity() const override { return certificate_cn; }
 
     std::string out;
+    std::string certificate_cn;  // as a TLS listener with use_identity_as_username sets it
     size_t extra_pending = 0;  // pretend the kernel holds this much more (slow consumers)
     bool closed = false;
     std::string peer_ = "127.0.0.1:1";

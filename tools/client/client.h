@@ -16,12 +16,15 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "broker/mqtt/codec.h"
 #include "broker/mqtt/framer.h"
+#include "broker/net/tls_session.h"
 #include "tools/client/client_loop.h"
 #include "tools/client/options.h"
 
@@ -138,6 +141,11 @@ private:
     void start_unix();
     void on_transport_connected();
     void on_read(ssize_t nread, const uv_buf_t* buf);
+    bool feed_frames(std::span<const uint8_t> bytes);
+    // client_tls.cpp
+    bool start_tls();
+    void read_tls(std::span<const uint8_t> bytes);
+    std::string& seal_output();
     void on_write_done(int status);
     void arm_keepalive(uint16_t seconds);
     void on_keepalive_timer();
@@ -188,6 +196,11 @@ private:
     std::string out_, wbuf_;
     bool writing_ = false;
     bool dirty_ = false;
+
+    // TLS (options_.tls): out_ holds plaintext, tls_wire_ the records waiting to be written.
+    std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> tls_ctx_{nullptr, nullptr};
+    std::unique_ptr<net::TlsSession> tls_;
+    std::string tls_wire_;
 
     // Keepalive, in loop milliseconds.
     uint64_t keepalive_ms_ = 0;

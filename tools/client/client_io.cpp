@@ -147,6 +147,7 @@ void Client::start_unix() {
 
 void Client::on_transport_connected() {
     state_ = ClientState::AwaitConnack;
+    if (options_.tls && !start_tls()) return;
     auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
     int rc = uv_read_start(
         stream,
@@ -192,9 +193,16 @@ void Client::on_read(ssize_t nread, const uv_buf_t* buf) {
         return;
     }
     auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread));
+    if (tls_) read_tls(bytes);
+    else feed_frames(bytes);
+}
+
+// False when the input was bad (the client is failing).
+bool Client::feed_frames(std::span<const uint8_t> bytes) {
     mqtt::FrameError err = framer_.feed(bytes, [this](std::span<const uint8_t> frame) { return on_frame(frame); });
     if (err == mqtt::FrameError::MalformedLength) fail("malformed packet from server (bad remaining length)");
     if (err == mqtt::FrameError::TooLarge) fail("packet from server too large");
+    return err == mqtt::FrameError::None;
 }
 
 void Client::mark_dirty() {
@@ -205,10 +213,11 @@ void Client::mark_dirty() {
 
 void Client::flush_in_loop() {
     dirty_ = false;
-    if (writing_ || out_.empty() || !stream_open_ || state_ == ClientState::Closing ||
-        state_ == ClientState::Closed)
+    if (writing_ || !stream_open_ || state_ == ClientState::Closing || state_ == ClientState::Closed)
         return;
-    wbuf_.swap(out_);
+    std::string& pending = tls_ ? seal_output() : out_;
+    if (pending.empty() || state_ == ClientState::Closing || state_ == ClientState::Closed) return;
+    wbuf_.swap(pending);
     writing_ = true;
     write_req_.data = this;
     last_send_ms_ = uv_now(loop_.uv());
@@ -235,7 +244,7 @@ void Client::on_write_done(int status) {
         fail(uv_words(status));
         return;
     }
-    if (!out_.empty()) {
+    if (!out_.empty() || !tls_wire_.empty() || (tls_ && tls_->wire_pending() > 0)) {
         flush_in_loop();
     } else if (state_ == ClientState::Disconnecting) {
         close_info_.clean = true;

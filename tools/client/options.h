@@ -20,6 +20,14 @@ struct ConnectOptions {
     // Optional local source address for TCP (e.g. 127.0.0.2): the benchmark spreads many
     // connections over several loopback addresses to get past the ephemeral port limit.
     std::string bind_address;
+    // TLS (mqtts), as mosquitto_pub's flags: on when `tls` is set. The server's certificate
+    // must chain to ca_file and (unless insecure) name the host; cert_file/key_file: a client
+    // certificate for servers that ask for one.
+    struct Tls {
+        std::string ca_file, cert_file, key_file;
+        bool insecure = false;  // skip the host name check (the chain is still verified)
+    };
+    std::optional<Tls> tls;
 
     // CONNECT contents.
     mqtt::ProtocolVersion version = mqtt::ProtocolVersion::V5;
