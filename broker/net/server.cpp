@@ -105,8 +105,8 @@ void Server::on_signal(uv_signal_t* signal, int number) {
     if (number == SIGHUP) {
         spdlog::info("SIGHUP: reloading the configuration");
         for (auto& listener : self->listeners_) listener->reload_certificate();
-        if (self->reload_) self->reload_();
         if (self->ws_) self->ws_->reload_certificates();
+        if (self->reload_) self->reload_();
         return;
     }
     spdlog::info("{}: shutting down", number == SIGINT ? "SIGINT" : "SIGTERM");

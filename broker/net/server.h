@@ -2,8 +2,8 @@
 //
 // SIGINT/SIGTERM: the broker says goodbye (Broker::shutdown), listeners close, and uv_run
 // returns once every connection has closed, or after 5 s, when the rest are closed by force
-// (a second signal forces at once). SIGHUP: tls and wss listeners load their certificate
-// and key again, then the reload handler given by the program runs.
+// (a second signal forces at once). SIGHUP: tls and wss listeners load their certificate and
+// key again, then the reload handler given by the program runs.
 // SIGPIPE is ignored: a peer that vanished is seen as a write error instead.
 #pragma once
 

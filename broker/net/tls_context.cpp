@@ -88,10 +88,12 @@ std::string name_line(X509_NAME* name) {
 
 }  // namespace
 
-TlsContext::TlsContext(SSL_CTX* ctx, core::ListenerConfig config)
-    : ctx_(ctx), config_(std::move(config)) {}
+TlsContext::TlsContext(SSL_CTX* ctx, core::ListenerConfig config, bool owned)
+    : ctx_(ctx), owned_(owned), config_(std::move(config)) {}
 
-TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+TlsContext::~TlsContext() {
+    if (owned_) SSL_CTX_free(ctx_);
+}
 
 std::unique_ptr<TlsContext> TlsContext::create(const core::ListenerConfig& config,
                                                std::string& error) {
@@ -101,7 +103,22 @@ std::unique_ptr<TlsContext> TlsContext::create(const core::ListenerConfig& confi
         error = "cannot make a TLS context: " + last_tls_error("out of memory");
         return nullptr;
     }
-    std::unique_ptr<TlsContext> self(new TlsContext(ctx, config));
+    std::unique_ptr<TlsContext> self(new TlsContext(ctx, config, true));
+    if (!self->configure(error)) return nullptr;
+    return self;
+}
+
+std::unique_ptr<TlsContext> TlsContext::adopt(SSL_CTX* ctx, const core::ListenerConfig& config,
+                                              std::string& error) {
+    ERR_clear_error();
+    std::unique_ptr<TlsContext> self(new TlsContext(ctx, config, false));
+    if (!self->configure(error)) return nullptr;
+    return self;
+}
+
+bool TlsContext::configure(std::string& error) {
+    SSL_CTX* ctx = ctx_;
+    const core::ListenerConfig& config = config_;
     const int lowest = config.tls_version == "tlsv1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
     SSL_CTX_set_min_proto_version(ctx, lowest);
     // Client-initiated renegotiation costs the server a handshake for each: never needed.
@@ -111,15 +128,15 @@ std::unique_ptr<TlsContext> TlsContext::create(const core::ListenerConfig& confi
     // Needed for session resumption once client certificates are verified.
     static const unsigned char kSessionContext[] = "herald";
     SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
-    if (!self->load_certificate(error)) return nullptr;
+    if (!load_certificate(error)) return false;
 
     if (!config.ca_file.empty()) {
         BioPtr probe = open_file("ca_file", config.ca_file, error);
-        if (!probe) return nullptr;
+        if (!probe) return false;
         if (SSL_CTX_load_verify_locations(ctx, config.ca_file.c_str(), nullptr) != 1) {
             error = "ca_file " + config.ca_file + " holds no usable PEM certificate (" +
                     last_tls_error("cannot load") + ")";
-            return nullptr;
+            return false;
         }
         // Tell clients which CAs are accepted (they pick their certificate by it).
         if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.ca_file.c_str()))
@@ -129,7 +146,7 @@ std::unique_ptr<TlsContext> TlsContext::create(const core::ListenerConfig& confi
         if (config.require_certificate) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
         SSL_CTX_set_verify(ctx, mode, nullptr);
     }
-    return self;
+    return true;
 }
 
 bool TlsContext::reload(std::string& error) {

@@ -29,6 +29,10 @@ class TlsContext {
 public:
     // nullptr and `error` set when a file cannot be used.
     static std::unique_ptr<TlsContext> create(const core::ListenerConfig& config, std::string& error);
+    // The same settings on an SSL_CTX made by someone else (libwebsockets' for a wss vhost),
+    // which stays theirs: never freed here.
+    static std::unique_ptr<TlsContext> adopt(SSL_CTX* ctx, const core::ListenerConfig& config,
+                                             std::string& error);
     ~TlsContext();
     TlsContext(const TlsContext&) = delete;
     TlsContext& operator=(const TlsContext&) = delete;
@@ -45,10 +49,12 @@ public:
     std::string certificate_summary() const;
 
 private:
-    TlsContext(SSL_CTX* ctx, core::ListenerConfig config);
+    TlsContext(SSL_CTX* ctx, core::ListenerConfig config, bool owned);
+    bool configure(std::string& error);
     bool load_certificate(std::string& error);
 
     SSL_CTX* ctx_;
+    bool owned_;
     core::ListenerConfig config_;
 };
 

@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
-#include <openssl/x509.h>
 
 #include <cstring>
 #include <string_view>
@@ -20,7 +19,7 @@
 #include "broker/net/loop_state.h"
 #include "broker/net/metrics.h"
 #include "broker/net/ws_connection.h"
-#include "broker/net/ws_tls.h"
+#include "broker/net/tls_context.h"
 
 namespace herald::net {
 
@@ -79,10 +78,7 @@ bool offers_mqtt(std::string_view offered) {
 }
 
 // "127.0.0.1:50123" or "[::1]:50123", as TCP connections name their peer in logs.
-std::string peer_name(int fd) {
-    sockaddr_storage address{};
-    socklen_t length = sizeof(address);
-    if (fd < 0 || getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "?";
+std::string peer_name(const sockaddr_storage& address) {
     char host[INET6_ADDRSTRLEN] = {0};
     if (address.ss_family == AF_INET) {
         const auto* in4 = reinterpret_cast<const sockaddr_in*>(&address);
@@ -98,6 +94,13 @@ std::string peer_name(int fd) {
     return fmt::format("[{}]:{}", host, ntohs(in6->sin6_port));
 }
 
+std::string peer_name(int fd) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof(address);
+    if (fd < 0 || getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "?";
+    return peer_name(address);
+}
+
 // Header values go into log lines: keep them short and printable.
 std::string loggable(std::string_view s) {
     std::string out;
@@ -111,7 +114,7 @@ struct WsServer::Listener {
     core::ListenerConfig config;
     std::string name;  // "ws 127.0.0.1:8080"
     struct lws_vhost* vhost = nullptr;
-    SSL_CTX* ssl_ctx = nullptr;  // wss: the vhost's context, kept for certificate reloads
+    std::unique_ptr<TlsContext> tls;  // wss: set up on the vhost's SSL_CTX, kept for reloads
 };
 
 struct WsServer::Session {
@@ -121,6 +124,7 @@ struct WsServer::Session {
     std::string http_body;  // the answer being written, and how much of it is out
     size_t http_sent = 0;
     bool requested = false;  // a complete HTTP request (or upgrade) was read
+    bool tls_done = false;   // wss: the TLS handshake completed
     bool timed_out = false;
 };
 
@@ -199,11 +203,12 @@ bool WsServer::open(const core::ListenerConfig& config, std::string& name, std::
         info.ssl_cert_filepath = config.cert_file.c_str();
         info.ssl_private_key_filepath = config.key_file.c_str();
         info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+        info.ssl_info_event_mask = SSL_CB_HANDSHAKE_DONE;  // told apart in the refusal log
     }
     creating_ = listener.get();
     struct lws_vhost* vhost = lws_create_vhost(context_, &info);
     creating_ = nullptr;
-    if (vhost == nullptr || (tls && listener->ssl_ctx == nullptr)) {
+    if (vhost == nullptr || (tls && !listener->tls)) {
         error = fmt::format("cannot listen on {} {}:{}{}", config.type, config.address, config.port,
                             tls ? " (or load its certificate, key or CA file)" : "");
         if (vhost != nullptr) lws_vhost_destroy(vhost);
@@ -218,34 +223,54 @@ bool WsServer::open(const core::ListenerConfig& config, std::string& name, std::
 }
 
 int WsServer::on_event(struct lws* wsi, int reason, void* user, void* in, size_t len) {
+    // The opaque pointer is the fast way to a session; lws sets it only after WSI_CREATE, so
+    // until NEW_CLIENT_INSTANTIATED (or when a TLS handshake fails before it) the map serves.
     auto* session = static_cast<Session*>(lws_get_opaque_user_data(wsi));
+    if (session == nullptr && !sessions_.empty()) {
+        const auto found = sessions_.find(wsi);
+        if (found != sessions_.end()) session = found->second;
+    }
     switch (reason) {
         case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: {
             // The vhost being created: its SSL_CTX is set up here and kept for reloads.
             if (creating_ == nullptr) return 0;
-            auto* ctx = static_cast<SSL_CTX*>(user);
             std::string error;
-            if (!configure_server_tls(ctx, creating_->config, error)) {
+            auto* ctx = static_cast<SSL_CTX*>(user);
+            creating_->tls = TlsContext::adopt(ctx, creating_->config, error);
+            if (!creating_->tls) {
                 spdlog::error("{} {}:{}: {}", creating_->config.type, creating_->config.address,
                               creating_->config.port, error);
                 return 1;
             }
-            creating_->ssl_ctx = ctx;
             return 0;
         }
         case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
             // Only OpenSSL's own verdict counts (len carries preverify_ok).
             return len != 0 ? 0 : 1;
-        case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED: {
-            auto* vhost_listener = static_cast<Listener*>(lws_get_vhost_user(lws_get_vhost(wsi)));
-            if (vhost_listener == nullptr || session != nullptr) return 0;
-            session = new Session();
-            session->listener = vhost_listener;
-            session->peer = peer_name(lws_get_socket_fd(wsi));
+        // An accepted socket: FILTER_NETWORK_CONNECTION names the peer, WSI_CREATE follows at
+        // once (even when the TLS handshake then fails inside the accept, before
+        // NEW_CLIENT_INSTANTIATED, which is where the timer can be armed).
+        case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+            if (user != nullptr) {
+                const auto* accepted = static_cast<lws_filter_network_conn_args*>(user);
+                accepted_peer_ = peer_name(accepted->cli_addr);
+            }
+            return 0;
+        case LWS_CALLBACK_WSI_CREATE:
+            if (session == nullptr) begin_session(wsi, std::move(accepted_peer_));
+            accepted_peer_.clear();
+            return 0;
+        case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+            if (session == nullptr) session = begin_session(wsi, peer_name(lws_get_socket_fd(wsi)));
+            if (session == nullptr) return 0;
             lws_set_opaque_user_data(wsi, session);
             lws_set_timer_usecs(wsi, static_cast<lws_usec_t>(connect_timeout_ms_) * 1000);
             return 0;
-        }
+        case LWS_CALLBACK_SSL_INFO:
+            if (session != nullptr && in != nullptr &&
+                (static_cast<const lws_ssl_info*>(in)->where & SSL_CB_HANDSHAKE_DONE) != 0)
+                session->tls_done = true;
+            return 0;
         case LWS_CALLBACK_TIMER:
             if (session == nullptr || session->requested) return 0;
             session->timed_out = true;
@@ -280,11 +305,23 @@ int WsServer::on_event(struct lws* wsi, int reason, void* user, void* in, size_t
         case LWS_CALLBACK_WSI_DESTROY:
             if (session == nullptr) return 0;
             lws_set_opaque_user_data(wsi, nullptr);
-            end_session(wsi, session);
+            sessions_.erase(wsi);
+            end_session(session);
             return 0;
         default:
             return 0;
     }
+}
+
+WsServer::Session* WsServer::begin_session(struct lws* wsi, std::string peer) {
+    struct lws_vhost* vhost = lws_get_vhost(wsi);
+    auto* listener = vhost != nullptr ? static_cast<Listener*>(lws_get_vhost_user(vhost)) : nullptr;
+    if (listener == nullptr) return nullptr;  // not one of our listeners' sockets
+    auto* session = new Session();
+    session->listener = listener;
+    session->peer = peer.empty() ? "?" : std::move(peer);
+    sessions_.emplace(wsi, session);
+    return session;
 }
 
 // Before lws answers an upgrade: the listener's rules. >0: we answered (refused); 0: go on.
@@ -332,7 +369,8 @@ int WsServer::start_connection(struct lws* wsi, Session& session) {
     const bool tls = session.listener->config.type == "wss";
     std::string identity;
     if (tls && session.listener->config.use_identity_as_username) {
-        identity = verified_common_name(static_cast<SSL*>(lws_get_ssl(wsi)));
+        const SSL* ssl = static_cast<const SSL*>(lws_get_ssl(wsi));
+        if (ssl != nullptr) identity = peer_common_name(ssl);
         if (identity.empty()) {
             spdlog::info("{}: {}: refused: no verified client certificate with a common name "
                          "(use_identity_as_username)", session.peer, session.listener->name);
@@ -355,18 +393,19 @@ void WsServer::connection_gone(WsConnection* connection) {
     if (live_ == 0 && on_idle_) on_idle_();
 }
 
-void WsServer::end_session(struct lws* wsi, Session* session) {
+void WsServer::end_session(Session* session) {
     if (session->connection != nullptr) {  // lws skipped CLOSED (it should not)
         connection_gone(session->connection);
         session->connection = nullptr;
     }
     if (!session->requested && !session->timed_out) {
-        SSL* ssl = static_cast<SSL*>(lws_get_ssl(wsi));
-        const bool tls_pending = session->listener->config.type == "wss" &&
-                                 (ssl == nullptr || SSL_is_init_finished(ssl) == 0);
-        spdlog::info("{}: {}: closed before a complete HTTP request{}", session->peer,
-                     session->listener->name,
-                     tls_pending ? " (no TLS handshake completed: not TLS, or refused)" : "");
+        if (session->listener->config.type == "wss" && !session->tls_done)
+            spdlog::info("{}: {}: TLS handshake failed or not finished (not TLS, a refused "
+                         "version or client certificate), closed", session->peer,
+                         session->listener->name);
+        else
+            spdlog::info("{}: {}: closed before a complete HTTP request", session->peer,
+                         session->listener->name);
     }
     delete session;
 }
@@ -475,14 +514,16 @@ void WsServer::finish() {
 }
 
 void WsServer::reload_certificates() {
+    // As tls listeners do (Listener::reload_certificate), with the same log lines.
     for (const auto& listener : listeners_) {
-        if (listener->ssl_ctx == nullptr) continue;
+        if (!listener->tls) continue;
         std::string error;
-        if (reload_certificate(listener->ssl_ctx, listener->config, error))
-            spdlog::info("{}: certificate and key reloaded", listener->name);
+        if (listener->tls->reload(error))
+            spdlog::info("{}: certificate reloaded: {}", listener->name,
+                         listener->tls->certificate_summary());
         else
-            spdlog::error("{}: certificate reload failed, the old one is kept: {}", listener->name,
-                          error);
+            spdlog::error("{}: certificate reload failed, the old certificate is kept: {}",
+                          listener->name, error);
     }
 }
 

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -76,7 +77,8 @@ private:
     int start_http(struct lws* wsi, Session& session, const char* uri);
     int write_http(struct lws* wsi, Session& session);
     void connection_gone(WsConnection* connection);
-    void end_session(struct lws* wsi, Session* session);
+    Session* begin_session(struct lws* wsi, std::string peer);
+    void end_session(Session* session);
     static void on_destroy_timer(uv_timer_t* timer);
 
     LoopState& loop_;
@@ -85,6 +87,8 @@ private:
     void* foreign_loop_ = nullptr;  // lws's foreign_loops array: our uv loop
     std::vector<std::unique_ptr<Listener>> listeners_;
     Listener* creating_ = nullptr;  // the listener whose vhost lws_create_vhost is building
+    std::unordered_map<struct lws*, Session*> sessions_;  // every accepted socket's state
+    std::string accepted_peer_;  // from FILTER_NETWORK_CONNECTION to the WSI_CREATE after it
     std::unordered_set<WsConnection*> connections_;
     size_t live_ = 0;
     std::function<void()> on_idle_;
