@@ -117,7 +117,17 @@ function onState(state, detail) {
 function onSubscribed(filter, code) {
   if (code < 0x80) return;
   const m = /^groups\/([^/]+)\/#$/.exec(filter);
-  notice(m ? `You are not a member of group ${m[1]} (subscription refused).` : `Subscription to ${filter} refused (0x${code.toString(16)}).`);
+  if (!m) {
+    notice(`Subscription to ${filter} refused (0x${code.toString(16)}).`);
+    return;
+  }
+  // Not a member (or no such group): forget it unless it holds messages from earlier.
+  const group = m[1];
+  conn.leaveGroup(group);
+  if (history.conv('group', group).messages.length === 0) history.forget('group', group);
+  if (current && current.kind === 'group' && current.name === group) current = null;
+  notice(`You are not a member of group ${group} (subscription refused).`);
+  renderAll();
 }
 
 // ---------------------------------------------------------------- incoming

@@ -141,6 +141,10 @@ export class ChatConnection {
     if (this.client.connected) this.subscribe({ [`groups/${group}/#`]: { qos: 1, nl: true } });
   }
 
+  leaveGroup(group) {
+    this.groups.delete(group);
+  }
+
   setStatus(me, status, text, done) {
     this.client.publish(`presence/${me}`, JSON.stringify({ status, text }), { qos: 1 }, (err) =>
       done(err ? (typeof err.code === 'number' ? reasonText(err.code) : err.message) : null));

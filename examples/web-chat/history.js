@@ -72,6 +72,11 @@ export class History {
     return true;
   }
 
+  forget(kind, name) {
+    this.convs.delete(kind === 'group' ? groupKey(name) : directKey(name));
+    this.save();
+  }
+
   groups() {
     return [...this.convs.values()].filter((c) => c.kind === 'group').map((c) => c.name);
   }

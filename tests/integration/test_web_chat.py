@@ -2,7 +2,7 @@
 # listener whose http_dir is the page as scripts/web-chat.sh prepares it, two users made through
 # the admin API, and headless Debian Chromium driven by playwright-core
 # (tests/node/web_chat_test.mjs) signing in as both: each sees the other come online, they
-# exchange direct messages, a second browser of one user appears in her device list, one closes
+# exchange direct and group messages, a second browser of one user appears in her device list, one closes
 # his page and the other sees him offline after the presence grace, a message sent meanwhile
 # arrives when he signs in again. Screenshots of both pages go to tests/artifacts/.
 import os
@@ -25,6 +25,7 @@ ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 GRACE_S = 1
 USERS = {"ann": "ann-web-pw", "bob": "bob-web-pw"}
+GROUP = "team"
 
 
 def prepare_page(tmp_path):
@@ -59,8 +60,10 @@ def test_web_chat_in_headless_chromium(make_broker, tmp_path):
                     f'http_dir = "{www}"\n',
                     env={"HERALD_ADMIN_PASSWORD": ADMIN_PW})
     admin = Admin(b)
-    for answer in admin.run(*[{"command": "createUser", "user": u, "password": p}
-                              for u, p in USERS.items()], timeout=60):
+    cmds = [{"command": "createUser", "user": u, "password": p} for u, p in USERS.items()]
+    cmds += [{"command": "createGroup", "group": GROUP}]
+    cmds += [{"command": "addGroupMember", "group": GROUP, "user": u} for u in USERS]
+    for answer in admin.run(*cmds, timeout=60):
         assert "error" not in answer, answer
     admin.c.disconnect()
 
@@ -69,7 +72,7 @@ def test_web_chat_in_headless_chromium(make_broker, tmp_path):
     for old in ARTIFACTS.glob("web-chat-*.png"):
         old.unlink()
     cmd = ["node", str(NODE_DIR / "web_chat_test.mjs"), "--url", url,
-           "--ann", f"ann:{USERS['ann']}", "--bob", f"bob:{USERS['bob']}",
+           "--ann", f"ann:{USERS['ann']}", "--bob", f"bob:{USERS['bob']}", "--group", GROUP,
            "--grace", str(GRACE_S), "--artifacts", str(ARTIFACTS)]
     try:
         p = subprocess.run(cmd, cwd=NODE_DIR, capture_output=True, text=True, timeout=100)

@@ -4,7 +4,7 @@
 // tests/integration/test_web_chat.py, which starts heraldd and creates the users.
 //
 //   node web_chat_test.mjs --url http://127.0.0.1:PORT/ --ann ann:PASSWORD --bob bob:PASSWORD \
-//        --grace 1 --artifacts DIR
+//        --group GROUP --grace 1 --artifacts DIR       (ann and bob both members of GROUP)
 //
 // Prints "ok: <step>" per step; exits 0 when every step passed, 1 at the first failure (with a
 // screenshot of each page as failure-*.png). Every wait is bounded (WAIT_MS).
@@ -18,11 +18,11 @@ function args() {
   const out = {};
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i += 2) out[argv[i].replace(/^--/, '')] = argv[i + 1];
-  for (const k of ['url', 'ann', 'bob', 'grace', 'artifacts']) {
+  for (const k of ['url', 'ann', 'bob', 'group', 'grace', 'artifacts']) {
     if (!out[k]) throw new Error(`missing --${k}`);
   }
   const cred = (s) => ({ user: s.slice(0, s.indexOf(':')), password: s.slice(s.indexOf(':') + 1) });
-  return { url: out.url, ann: cred(out.ann), bob: cred(out.bob), graceMs: Number(out.grace) * 1000, artifacts: out.artifacts };
+  return { url: out.url, ann: cred(out.ann), bob: cred(out.bob), group: out.group, graceMs: Number(out.grace) * 1000, artifacts: out.artifacts };
 }
 
 const opt = args();
@@ -127,6 +127,28 @@ try {
   await sendTo(bob, opt.ann.user, 'hi ann, bob here');
   await expectIncoming(ann, opt.bob.user, 'hi ann, bob here');
   ok('direct messages both ways');
+
+  // A group message: ann opens the group by name; bob's page lists it once a message came.
+  await ann.getByTestId('group-input').fill(opt.group);
+  await ann.getByTestId('group-open').click();
+  await ann.getByTestId('message-input').fill('hello team');
+  await ann.getByTestId('send-button').click();
+  await ann.locator('[data-testid=message][data-dir=out][data-state=sent]', { hasText: 'hello team' }).waitFor();
+  await bob.locator(`[data-testid="group-${opt.group}"] [data-testid=unread]`).waitFor();
+  await bob.getByTestId(`group-${opt.group}`).click();
+  await bob.locator(`[data-testid=message][data-dir=in][data-from="${opt.ann.user}"]`, { hasText: 'hello team' }).waitFor();
+  await bob.getByTestId('message-input').fill('hi all');
+  await bob.getByTestId('send-button').click();
+  await ann.locator(`[data-testid=message][data-dir=in][data-from="${opt.bob.user}"]`, { hasText: 'hi all' }).waitFor();
+  const echoes = await bob.locator('[data-testid=message]', { hasText: 'hi all' }).count();
+  if (echoes !== 1) throw new Error(`bob's own group message shown ${echoes} times`);
+  // A group she is not in: refused by the broker, said on the page, not listed.
+  await ann.getByTestId('group-input').fill('not-her-group');
+  await ann.getByTestId('group-open').click();
+  await ann.getByTestId('notice').filter({ hasText: 'not a member of group not-her-group' }).waitFor();
+  await ann.getByTestId('group-not-her-group').waitFor({ state: 'detached' });
+  await contact(ann, opt.bob.user).click();
+  ok(`group messages in ${opt.group}; a group she is not in refused`);
 
   // Ann's second browser: each of her pages lists both devices; signing out removes it.
   const ann2Context = await browser.newContext();
