@@ -137,6 +137,7 @@ export class ChatConnection {
 
   // A group by name: subscribing to groups/{g}/# makes its stream known at once (SPEC 5).
   joinGroup(group) {
+    if (this.groups.has(group)) return;
     this.groups.add(group);
     if (this.client.connected) this.subscribe({ [`groups/${group}/#`]: { qos: 1, nl: true } });
   }
