@@ -370,6 +370,7 @@ void Broker::set_identity(Identity* identity) { impl_->identity = identity; }
 void Broker::set_control_handler(ControlHandler* handler) { impl_->control = handler; }
 
 uint32_t Broker::max_packet_size() const { return impl_->config.max_packet_size; }
+uint32_t Broker::connect_timeout_ms() const { return impl_->config.connect_timeout_ms; }
 
 const BrokerStats& Broker::stats() const {
     auto& m = *impl_;

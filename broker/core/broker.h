@@ -93,6 +93,8 @@ public:
 
     // The packet size the Framer of a new connection must enforce.
     uint32_t max_packet_size() const;
+    // connect_timeout: also how long a WebSocket client may take to finish its HTTP upgrade.
+    uint32_t connect_timeout_ms() const;
 
     const BrokerStats& stats() const;
     size_t connection_count() const;

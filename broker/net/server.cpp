@@ -41,7 +41,7 @@ Server::Server(uv_loop_t* loop, core::Broker& broker)
         uv_signal_start(&signals_[i], &Server::on_signal, kSignals[i]);
     }
     state_.on_idle([this] {
-        if (stopping_) finish();
+        if (stopping_ && live_connections() == 0) finish();
     });
 }
 
@@ -49,6 +49,18 @@ Server::~Server() = default;
 
 bool Server::listen(const std::vector<core::ListenerConfig>& listeners, std::string& error) {
     for (const core::ListenerConfig& config : listeners) {
+        if (config.is_websocket()) {
+            if (!ws_) {
+                ws_ = std::make_unique<WsServer>(state_, broker_.connect_timeout_ms());
+                ws_->on_idle([this] {
+                    if (stopping_ && live_connections() == 0) finish();
+                });
+            }
+            std::string name;
+            if (!ws_->open(config, name, error)) return false;
+            spdlog::info("listening on {}", name);
+            continue;
+        }
         if (config.type != "tcp" && config.type != "unix") {
             error = fmt::format("listener type {} is not served yet by this heraldd", config.type);
             return false;
@@ -64,6 +76,7 @@ bool Server::listen(const std::vector<core::ListenerConfig>& listeners, std::str
 
 void Server::run() {
     uv_run(loop_, UV_RUN_DEFAULT);
+    if (ws_) ws_->finish();  // lws's second context destroy, once the loop has let go
 }
 
 void Server::on_tick(uv_timer_t* timer) {
@@ -92,6 +105,7 @@ void Server::on_signal(uv_signal_t* signal, int number) {
     if (number == SIGHUP) {
         spdlog::info("SIGHUP: reloading the configuration");
         if (self->reload_) self->reload_();
+        if (self->ws_) self->ws_->reload_certificates();
         return;
     }
     spdlog::info("{}: shutting down", number == SIGINT ? "SIGINT" : "SIGTERM");
@@ -105,17 +119,18 @@ void Server::stop() {
     }
     stopping_ = true;
     for (auto& listener : listeners_) listener->close();
+    if (ws_) ws_->stop_accepting();
     uv_timer_stop(&tick_);
     close_handle(reinterpret_cast<uv_handle_t*>(&tick_));
     uv_timer_stop(&precise_);
     close_handle(reinterpret_cast<uv_handle_t*>(&precise_));
     uv_check_stop(&check_);
     close_handle(reinterpret_cast<uv_handle_t*>(&check_));
-    const size_t live = state_.live_connections();
+    const size_t live = live_connections();
     if (live > 0) spdlog::info("closing {} connection(s)", live);
     // 5.0 clients get DISCONNECT 0x8B; every connection is closed after its last bytes.
     broker_.shutdown();
-    if (state_.live_connections() == 0) {
+    if (live_connections() == 0) {
         finish();
         return;
     }
@@ -127,7 +142,7 @@ void Server::on_shutdown_timeout(uv_timer_t* timer) {
 }
 
 void Server::force_close() {
-    const size_t count = state_.abort_all();
+    const size_t count = state_.abort_all() + (ws_ ? ws_->abort_all() : 0);
     if (count > 0) spdlog::warn("closing {} connection(s) by force", count);
 }
 
@@ -136,6 +151,7 @@ void Server::finish() {
     if (finished_) return;
     finished_ = true;
     state_.close();
+    if (ws_) ws_->shutdown();
     uv_timer_stop(&shutdown_timer_);
     close_handle(reinterpret_cast<uv_handle_t*>(&shutdown_timer_));
     for (uv_signal_t& signal : signals_) close_handle(reinterpret_cast<uv_handle_t*>(&signal));

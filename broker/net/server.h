@@ -3,6 +3,7 @@
 // SIGINT/SIGTERM: the broker says goodbye (Broker::shutdown), listeners close, and uv_run
 // returns once every connection has closed, or after 5 s, when the rest are closed by force
 // (a second signal forces at once). SIGHUP: the reload handler given by the program runs.
+// SIGHUP also reloads the certificates of the wss listeners.
 // SIGPIPE is ignored: a peer that vanished is seen as a write error instead.
 #pragma once
 
@@ -17,6 +18,7 @@
 #include "broker/core/config.h"
 #include "broker/net/listener.h"
 #include "broker/net/loop_state.h"
+#include "broker/net/ws_server.h"
 
 namespace herald::core {
 class Broker;
@@ -44,7 +46,9 @@ public:
     // Starts a graceful shutdown (as SIGTERM does). A second call forces it.
     void stop();
 
-    size_t live_connections() const { return state_.live_connections(); }
+    size_t live_connections() const {
+        return state_.live_connections() + (ws_ ? ws_->live_connections() : 0);
+    }
 
 private:
     static constexpr uint64_t kTickMs = 100;
@@ -62,6 +66,7 @@ private:
     core::Broker& broker_;
     LoopState state_;
     std::vector<std::unique_ptr<Listener>> listeners_;
+    std::unique_ptr<WsServer> ws_;  // the ws and wss listeners (libwebsockets), if any
     uv_timer_t tick_;
     // Deadlines the 100 ms tick would be late for (Broker::next_precise_deadline_ms): looked
     // at after every loop turn, one timer armed for the earliest.

@@ -33,6 +33,8 @@ os.environ.setdefault("HERALD_TEST_PBKDF2_ITERATIONS", helpers.TEST_HASH_ITERATI
 SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|"
                           r"WARNING: ThreadSanitizer")
 LISTEN_RE = re.compile(r"listening on tcp 127\.0\.0\.1:(\d+)")
+# Every listener's line ("listening on ws 127.0.0.1:PORT", tls, wss, unix ...).
+ANY_LISTEN_RE = re.compile(r"listening on (\w+) (\S+)")
 
 # heraldd config keys that mosquitto.conf spells the same way (or as given here).
 MOSQUITTO_KEYS = {
@@ -85,9 +87,16 @@ class Broker:
         while True:
             text = self.log()
             if self.kind == "heraldd":
+                found = ANY_LISTEN_RE.findall(text)
                 ports = [int(p) for p in LISTEN_RE.findall(text)]
-                if len(ports) >= listeners:
+                if len(found) >= listeners and ports:
                     self.port = ports[-1]   # ours is the last listener in the config
+                    # listen_ports["ws"] = [port, ...] in config order (not for unix)
+                    self.listen_ports = {}
+                    for kind, where in found:
+                        if ":" in where:
+                            self.listen_ports.setdefault(kind, []).append(
+                                int(where.rsplit(":", 1)[1]))
                     return
             elif re.search(r"mosquitto version \S+ running", text):
                 return
