@@ -162,9 +162,10 @@ function onMessage(topic, text, props) {
       offline: conn !== null && ts < conn.connectedAt,
       state: 'received',
     };
+    if (message.dir === 'out' && history.claimOwn(kind, name, message)) return;
     if (!history.add(kind, name, message)) return;
     const isCurrent = current && current.kind === kind && current.name === name;
-    if (!isCurrent || document.hidden) {
+    if (message.dir === 'in' && (!isCurrent || document.hidden)) {
       history.conv(kind, name).unread += 1;
       history.save();
     }

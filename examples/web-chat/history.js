@@ -72,6 +72,21 @@ export class History {
     return true;
   }
 
+  // A message of this user's coming back from the broker (a group message replayed to the device
+  // that sent it): when it is one this page sent and still holds without a seq, it takes the seq
+  // (true: nothing new to show).
+  claimOwn(kind, name, message) {
+    const c = this.convs.get(kind === 'group' ? groupKey(name) : directKey(name));
+    if (!c || !message.seq) return false;
+    const mine = c.messages.find((m) => m.dir === 'out' && !m.seq && m.state === 'sent' && m.text === message.text);
+    if (!mine) return false;
+    mine.seq = message.seq;
+    mine.stream = message.stream;
+    this.seen.add(`${message.stream}:${message.seq}`);
+    this.save();
+    return true;
+  }
+
   forget(kind, name) {
     this.convs.delete(kind === 'group' ? groupKey(name) : directKey(name));
     this.save();

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, free_port
+from conftest import REPO_ROOT
 from helpers import BROKER_KIND, wait_until
 from test_admin import ADMIN_PW, Admin
 
@@ -53,12 +53,12 @@ def http_ok(url):
 
 def test_web_chat_in_headless_chromium(make_broker, tmp_path):
     www = prepare_page(tmp_path)
-    ws_port = free_port()
     b = make_broker(f'allow_anonymous = false\nconnect_timeout = "60s"\n'
                     f'[presence]\ngrace = "{GRACE_S}s"\nvisibility = "all"\n'
-                    f'[[listeners]]\ntype = "ws"\naddress = "127.0.0.1"\nport = {ws_port}\n'
+                    f'[[listeners]]\ntype = "ws"\naddress = "127.0.0.1"\nport = 0\n'
                     f'http_dir = "{www}"\n',
                     env={"HERALD_ADMIN_PASSWORD": ADMIN_PW})
+    ws_port = b.listen_ports["ws"][0]
     admin = Admin(b)
     cmds = [{"command": "createUser", "user": u, "password": p} for u, p in USERS.items()]
     cmds += [{"command": "createGroup", "group": GROUP}]

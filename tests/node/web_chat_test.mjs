@@ -191,6 +191,12 @@ try {
   const earlier = await bob.locator('[data-testid=message]', { hasText: 'hello bob, from ann' }).count();
   if (earlier !== 1) throw new Error(`earlier message shown ${earlier} times after sign-in`);
   await contactState(ann, opt.bob.user, 'online');
+  // His own group message (sent before, with No Local) is not news to him: no unread, shown once.
+  await bob.getByTestId(`group-${opt.group}`).click();
+  await bob.locator('[data-testid=message]', { hasText: 'hello team' }).waitFor();
+  const own = await bob.locator('[data-testid=message]', { hasText: 'hi all' }).count();
+  if (own !== 1) throw new Error(`bob's own group message shown ${own} times after sign-in`);
+  await contact(bob, opt.ann.user).click();
   ok(`offline message delivered at sign-in to the same device (${bobClientId})`);
 
   await ann.screenshot({ path: path.join(opt.artifacts, 'web-chat-ann.png') });
