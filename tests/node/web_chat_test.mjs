@@ -7,7 +7,7 @@
 //        --group GROUP --grace 1 --artifacts DIR       (ann and bob both members of GROUP)
 //
 // Prints "ok: <step>" per step; exits 0 when every step passed, 1 at the first failure (with a
-// screenshot of each page as failure-*.png). Every wait is bounded (WAIT_MS).
+// screenshot of each page as web-chat-failure-*.png). Every wait is bounded (WAIT_MS).
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -209,7 +209,7 @@ try {
   console.log(`FAILED: ${e.message}`);
   for (const [name, page] of Object.entries(pages)) {
     if (!page.isClosed()) {
-      await page.screenshot({ path: path.join(opt.artifacts, `failure-${name}.png`) }).catch(() => {});
+      await page.screenshot({ path: path.join(opt.artifacts, `web-chat-failure-${name}.png`) }).catch(() => {});
     }
   }
 } finally {
