@@ -147,3 +147,32 @@ def test_bench_over_heraldd_websocket_and_its_metrics(make_broker):
     assert sample(after, "herald_bytes_received_total") > 100 * 100000
     assert sample(after, 'herald_store_commit_seconds_bucket{le="+Inf"}') == \
         sample(after, "herald_store_commit_seconds_count")
+
+
+@pytest.mark.skipif(helpers.BROKER_KIND != "heraldd", reason="heraldd's wss listener")
+def test_herald_pub_sub_over_heraldd_wss(make_broker, tmp_path):
+    """--ws with --cafile: the client's WebSocket frames inside its TLS session, against
+    heraldd's wss listener; a wrong CA is refused before any MQTT is sent."""
+    from wsutil import make_certificates
+    certs = make_certificates(tmp_path / "certs")
+    broker = make_broker('[[listeners]]\ntype = "wss"\naddress = "127.0.0.1"\nport = 0\n'
+                         f'cert_file = "{certs["server.crt"]}"\nkey_file = "{certs["server.key"]}"\n')
+    port = broker.listen_ports["wss"][0]
+    tls = ["-h", "127.0.0.1", "-p", port, "--ws", "--cafile", certs["ca.crt"]]
+    sub = subprocess.Popen([HERALD, "sub", *map(str, tls), "-t", "wss/#", "-v", "-C", "2", "-q", "1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Retained: delivered once whether the subscription is in place before or after.
+        for i in range(2):
+            p = herald("pub", *tls, "-t", f"wss/{i}", "-m", f"over wss {i}", "-q", 1, "-r")
+            assert p.returncode == 0, p.stderr
+        out, err = sub.communicate(timeout=TIMEOUT)
+    finally:
+        if sub.poll() is None:
+            sub.kill()
+    assert sub.returncode == 0, err
+    assert sorted(out.splitlines()) == ["wss/0 over wss 0", "wss/1 over wss 1"]
+    other = make_certificates(tmp_path / "other")
+    p = herald("pub", "-h", "127.0.0.1", "-p", port, "--ws", "--cafile", other["ca.crt"],
+               "-t", "wss/x", "-m", "x")
+    assert p.returncode != 0 and "certificate" in (p.stderr + p.stdout).lower(), p.stderr
