@@ -70,6 +70,9 @@ Result parse_v1(std::span<const uint8_t> input) {
         if (text.find('\n') != std::string_view::npos) return invalid("v1 header ends without CR");
         return {};
     }
+    // A bare LF before the CRLF: the same verdict as when the LF arrived alone (above).
+    if (text.substr(0, end).find('\n') != std::string_view::npos)
+        return invalid("v1 header ends without CR");
     const std::vector<std::string_view> words = split_spaces(text.substr(0, end));
     // words[0] is "PROXY"
     if (words.size() >= 2 && words[1] == "UNKNOWN") return done(end + 2, std::nullopt);
