@@ -5,8 +5,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <netdb.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <string_view>
 #include <unordered_set>
@@ -101,6 +104,30 @@ std::string peer_name(int fd) {
     return peer_name(address);
 }
 
+// Why binding address:port fails ("Address already in use"), found by binding a socket of our
+// own the way lws does (SO_REUSEADDR); empty when it would work.
+std::string bind_problem(const std::string& address, uint16_t port) {
+    addrinfo hints{};
+    hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (getaddrinfo(address.c_str(), std::to_string(port).c_str(), &hints, &found) != 0 ||
+        found == nullptr)
+        return "not an IP address";
+    std::string why;
+    const int fd = socket(found->ai_family, SOCK_STREAM, 0);
+    const int one = 1;
+    if (fd < 0) {
+        why = std::strerror(errno);
+    } else {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, found->ai_addr, found->ai_addrlen) != 0) why = std::strerror(errno);
+        close(fd);
+    }
+    freeaddrinfo(found);
+    return why;
+}
+
 // Header values go into log lines: keep them short and printable.
 std::string loggable(std::string_view s) {
     std::string out;
@@ -115,6 +142,7 @@ struct WsServer::Listener {
     std::string name;  // "ws 127.0.0.1:8080"
     struct lws_vhost* vhost = nullptr;
     std::unique_ptr<TlsContext> tls;  // wss: set up on the vhost's SSL_CTX, kept for reloads
+    std::string tls_error;            // why the SSL_CTX could not be set up (open() says it)
 };
 
 struct WsServer::Session {
@@ -209,8 +237,13 @@ bool WsServer::open(const core::ListenerConfig& config, std::string& name, std::
     struct lws_vhost* vhost = lws_create_vhost(context_, &info);
     creating_ = nullptr;
     if (vhost == nullptr || (tls && !listener->tls)) {
-        error = fmt::format("cannot listen on {} {}:{}{}", config.type, config.address, config.port,
-                            tls ? " (or load its certificate, key or CA file)" : "");
+        // lws logs only an errno: say why in words, as the TCP listeners do.
+        std::string why = listener->tls_error;
+        if (why.empty()) why = bind_problem(config.address, config.port);
+        if (why.empty() && tls) why = "cannot load its certificate or key (libwebsockets' line above)";
+        if (why.empty()) why = "libwebsockets refused it (its line above)";
+        error = fmt::format("cannot listen on {} {}:{}: {}", config.type, config.address,
+                            config.port, why);
         if (vhost != nullptr) lws_vhost_destroy(vhost);
         return false;
     }
@@ -238,8 +271,7 @@ int WsServer::on_event(struct lws* wsi, int reason, void* user, void* in, size_t
             auto* ctx = static_cast<SSL_CTX*>(user);
             creating_->tls = TlsContext::adopt(ctx, creating_->config, error);
             if (!creating_->tls) {
-                spdlog::error("{} {}:{}: {}", creating_->config.type, creating_->config.address,
-                              creating_->config.port, error);
+                creating_->tls_error = error;  // the reason open() gives
                 return 1;
             }
             return 0;

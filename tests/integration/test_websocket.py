@@ -437,3 +437,18 @@ def test_healthz_is_503_while_shutting_down(make_broker):
     holder.close()
     b.stopped_by_test = True  # it ends by itself; a second SIGTERM would force it
     assert b.proc.wait(timeout=10) == 0
+
+
+def test_a_ws_port_in_use_is_a_clear_error(tmp_path):
+    """lws logs only an errno; heraldd says why in words and exits 1, as for TCP."""
+    from conftest import HERALDD
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cfg = tmp_path / "h.toml"
+        cfg.write_text(f'data_dir = "{tmp_path}/d"\n[[listeners]]\ntype = "ws"\n'
+                       f'address = "127.0.0.1"\nport = {port}\n')
+        r = subprocess.run([HERALDD, "-c", str(cfg)], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1, r.stderr
+    assert f"cannot listen on ws 127.0.0.1:{port}: Address already in use" in r.stderr, r.stderr
