@@ -24,6 +24,7 @@
 #include "broker/net/tls_context.h"
 #include "broker/net/uv_clock.h"
 #include "storage/core_store.h"
+#include "storage/data_lock.h"
 #include "storage/store.h"
 
 namespace {
@@ -158,6 +159,12 @@ int serve(const Options& options, core::Config config) {
     net::UvClock clock(&loop);
 
     // The store of record, opened before anyone is served: retained messages come back from it.
+    storage::DataLock data_lock;  // released when main returns (or the process ends)
+    if (std::string error; !data_lock.acquire(config.data_dir, error)) {
+        spdlog::error("{}", error);
+        (void)uv_loop_close(&loop);
+        return 1;
+    }
     const std::string db_path = (std::filesystem::path(config.data_dir) / "herald.db").string();
     const auto durability =
         config.durability == "power" ? storage::Durability::Power : storage::Durability::Process;

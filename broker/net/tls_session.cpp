@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <cstring>
 
 namespace herald::net {
 
@@ -28,6 +29,8 @@ std::string last_tls_error(const char* fallback) {
     const unsigned long code = ERR_peek_last_error();
     ERR_clear_error();
     if (code == 0) return fallback;
+    // A file that could not be read: OpenSSL says only "system lib"; errno says why.
+    if (ERR_SYSTEM_ERROR(code)) return std::strerror(static_cast<int>(ERR_GET_REASON(code)));
     const char* reason = ERR_reason_error_string(code);
     if (reason != nullptr) return reason;
     char buffer[256];

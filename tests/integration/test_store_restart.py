@@ -330,3 +330,24 @@ def test_writer_batch_figures_in_sys(make_broker, tmp_path):
     # The values may come from two $SYS rounds (retained ones first), so no exact relations.
     assert seen["batches"] >= 1 and seen["failed_batches"] == 0
     assert seen["max_batch"] >= 1 and seen["ops_per_batch"] >= 1
+
+
+def test_a_second_heraldd_on_the_same_data_dir_is_refused(make_broker, tmp_path):
+    """One broker per data_dir (storage/data_lock.h): a second one exits at once, naming the
+    first's pid, and the first keeps serving; once the first is gone the data_dir is free."""
+    import subprocess
+    from conftest import HERALDD
+    b1 = make_broker(shared_data(tmp_path))
+    cfg = tmp_path / "second.toml"
+    cfg.write_text(shared_data(tmp_path) + '[[listeners]]\ntype = "tcp"\naddress = "127.0.0.1"\nport = 0\n')
+    r = subprocess.run([HERALDD, "-c", str(cfg)], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1
+    assert f"is in use by another heraldd (pid {b1.pid})" in r.stderr, r.stderr
+    c = Client(b1, V5, client_id="still-served")
+    c.connect()
+    c.close()
+    b1.stop(signal.SIGKILL)
+    b2 = make_broker(shared_data(tmp_path))   # the kernel dropped the lock with the process
+    c = Client(b2, V5, client_id="served-by-the-second")
+    c.connect()
+    c.close()
