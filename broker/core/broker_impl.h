@@ -370,6 +370,10 @@ struct Broker::Impl {
     void stream_deliver(Session& s, const MessagePtr& m, uint8_t qos, bool retain,
                         std::span<const uint32_t> subscription_ids);
     void stream_acked(Session& s, const Message& m);  // PUBACK / PUBCOMP: the cursor moves
+    // route() kept entry `m` from its publishing session `s` by No Local: it counts as acked.
+    void stream_own_suppressed(Session& s, const Message& m);
+    void stream_fold_own(Session& s, StreamReader& r);  // own entries the cursor may pass now
+    void stream_cursor_to(Session& s, StreamReader& r, uint64_t seq);  // acked and cursor = seq
     StreamReader* stream_reader(const Session& s, std::string_view key);
     bool covering_subscription(const Session& s, std::string_view key, uint8_t& qos,
                                uint32_t& sub_id) const;

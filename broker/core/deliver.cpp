@@ -101,16 +101,24 @@ size_t Broker::Impl::route(const MessagePtr& m) {
         receivers++;
     };
 
+    Session* kept_from_origin = nullptr;  // a No Local subscription of the publisher matched
     subscriptions.match(
         m->topic,
         [&](const SubscriptionEntry& e) {
             // No Local: not back to the publishing session [MQTT-3.8.3-3].
-            if (e.options.no_local && m->origin_id != 0 && e.session->id == m->origin_id) return;
+            if (e.options.no_local && m->origin_id != 0 && e.session->id == m->origin_id) {
+                kept_from_origin = e.session;
+                return;
+            }
             add(e);
         },
         on_group);
 
     const bool stream = m->stream_seq != 0;  // SPEC 5: through the device's stream reader
+    // Kept from the publisher by No Local (and no other subscription of its wants it): a stream
+    // entry counts as acknowledged by the publishing device, so no replay sends it back.
+    if (stream && kept_from_origin && kept_from_origin->route_epoch != epoch)
+        stream_own_suppressed(*kept_from_origin, *m);
     for (size_t i = 0; i < route_count; ++i) {
         RouteTarget& t = route_targets[i];
         if (!read_allowed(*t.session, m->topic, cls)) continue;  // checked at every delivery

@@ -102,17 +102,23 @@ void Broker::Impl::stream_read_done(uint64_t session_id, uint64_t reader_id, Str
     uint32_t id = r.subscription_id;
     std::span<const uint32_t> ids;
     if (id) ids = std::span<const uint32_t>(&id, 1);
+    StreamInfo& info = stream_state.streams[r.stream];
+    const std::vector<uint64_t>* own = nullptr;  // the device's own entries No Local keeps from it
+    if (!info.own_unacked.empty())
+        if (auto o = info.own_unacked.find(device_key(*s->username, s->client_id)); o != info.own_unacked.end())
+            own = &o->second;
     for (auto& [seq, m] : result.entries) {
         if (seq <= r.delivered) continue;
         r.delivered = seq;
         if (!m) continue;  // not for this reader (a group entry from before it joined)
+        if (own && std::binary_search(own->begin(), own->end(), seq)) continue;  // passed, as acked
         stream_state.replayed++;
         offer(*s, m, r.qos, false, ids);
     }
     // A short page: the read saw everything appended before it was posted; what is missing up
     // to there was deleted (expired, or acked by every device) and is passed over.
     if (result.entries.size() < page) r.delivered = std::max(r.delivered, r.read_upto);
-    const StreamInfo& info = stream_state.streams[r.stream];
+    if (own) stream_fold_own(*s, r);
     if (r.delivered >= info.last_seq) {
         r.replaying = false;  // caught up: live from the next entry on
         return;
@@ -193,6 +199,10 @@ void Broker::Impl::streams_retention(uint64_t now) {
         }
         if (passed == UINT64_MAX || passed <= info.erased_through) continue;
         info.erased_through = passed;
+        for (auto o = info.own_unacked.begin(); o != info.own_unacked.end();) {  // deleted: never replayed
+            std::erase_if(o->second, [passed](uint64_t seq) { return seq <= passed; });
+            o = o->second.empty() ? info.own_unacked.erase(o) : std::next(o);
+        }
         store.stream_erase_through(key, passed, removed(false));
     }
     if (now >= stream_state.next_purge_ms) {

@@ -23,6 +23,8 @@
 // - A retained PUBLISH to a stream topic is the topic's retained message, as in plain MQTT,
 //   and is not appended to the stream (else a subscriber would get it twice: retained, and
 //   replayed); like QoS 0 it gets only `ts`.
+// - No Local: the publishing device's own entry counts as delivered and acknowledged by it
+//   (stream_own_suppressed), so no replay sends it back.
 // - The sender of a stream message is acked Success (not 0x10) even when nobody is subscribed:
 //   the message is stored for its readers.
 #include <spdlog/spdlog.h>
@@ -251,14 +253,85 @@ void Broker::Impl::stream_acked(Session& s, const Message& m) {
     if (!r || !s.username) return;
     const uint64_t seq = m.stream_seq;
     if (seq > r->delivered || seq <= r->acked) return;
-    r->acked = seq;
-    StreamInfo& info = stream_state.streams[r->stream];
+    stream_cursor_to(s, *r, seq);
+    stream_fold_own(s, *r);
+}
+
+void Broker::Impl::stream_cursor_to(Session& s, StreamReader& r, uint64_t seq) {
+    r.acked = seq;
+    StreamInfo& info = stream_state.streams[r.stream];
     info.cursors[device_key(*s.username, s.client_id)] = seq;
     if (!info.retention_due) {  // streams_tick() deletes what every device has passed
         info.retention_due = true;
-        stream_state.retention_due.push_back(r->stream);
+        stream_state.retention_due.push_back(r.stream);
     }
-    store.stream_cursor_set(StreamCursor{r->stream, s.username->str(), s.client_id.str(), seq});
+    store.stream_cursor_set(StreamCursor{r.stream, s.username->str(), s.client_id.str(), seq});
+}
+
+// No Local (MQTT 5 3.8.3.1) on a stream: the publishing device does not get its own entry, live
+// or by replay, and the entry counts as delivered and acknowledged by it, so that its cursor can
+// pass it (else the device's next replay would send it its own message). Only as acknowledged as
+// the rest, though: the cursor moves onto it once every entry before it that was handed to the
+// device is acknowledged (stream_fold_own), never over an unacknowledged one.
+// - Called only when No Local kept the entry from the session: a publisher that also has a
+//   matching subscription without No Local gets its entry (and acks it) like anyone.
+// - The device may not be reading the stream live right now (a replay running, a gap, or no
+//   reader: only a narrower No Local filter): the entry is remembered for the device in
+//   StreamInfo::own_unacked, the replay passes over it, and the cursor moves when it can. The
+//   memory lasts until the cursor passes the entry or the entry is deleted, not over a restart.
+// - A publisher with no matching subscription at all is not concerned: No Local belongs to a
+//   subscription, and it gets the entry by replay if it subscribes later.
+void Broker::Impl::stream_own_suppressed(Session& s, const Message& m) {
+    if (!s.username || !s.client || s.client->state != ClientState::Active) return;
+    const std::string_view key = stream_key(m.topic);
+    if (!may_read_stream(s, key)) return;
+    StreamInfo& info = stream_state.streams[std::string(key)];
+    info.own_unacked[device_key(*s.username, s.client_id)].push_back(m.stream_seq);  // the newest seq
+    StreamReader* r = stream_reader(s, key);
+    if (!r) {
+        uint32_t sub_id = 0;
+        uint8_t granted = 0;
+        if (!covering_subscription(s, key, granted, sub_id)) return;  // a later reader passes it
+        r = stream_open_reader(s, key, granted, sub_id);  // its replay reads up to this entry
+    }
+    switch (live_step(*r, m.stream_seq)) {
+        case LiveStep::Skip: break;  // the running replay passes over it
+        case LiveStep::Replay:
+            r->replaying = true;
+            stream_read_next(s, *r);
+            break;
+        case LiveStep::Deliver: r->delivered = m.stream_seq; break;  // passed: nothing to send
+    }
+    stream_fold_own(s, *r);
+}
+
+void Broker::Impl::stream_fold_own(Session& s, StreamReader& r) {
+    StreamInfo& info = stream_state.streams[r.stream];
+    if (info.own_unacked.empty()) return;
+    auto it = info.own_unacked.find(device_key(*s.username, s.client_id));
+    if (it == info.own_unacked.end()) return;
+    // Is an entry of this stream after the cursor and before `seq` still held by the session
+    // (queued, or in flight until its PUBACK / PUBCOMP)?
+    auto held_before = [&](uint64_t seq) {
+        auto held = [&](const Delivery& d) {
+            return d.message && d.message->stream_seq > r.acked && d.message->stream_seq < seq &&
+                   stream_key(d.message->topic) == r.stream;
+        };
+        for (const InflightEntry& e : s.inflight)
+            if (held(e.delivery)) return true;
+        for (const Delivery& d : s.queue)
+            if (held(d)) return true;
+        return false;
+    };
+    std::vector<uint64_t>& own = it->second;
+    size_t passed = 0;
+    for (; passed < own.size() && own[passed] <= r.delivered; ++passed) {
+        if (own[passed] <= r.acked) continue;  // the device acked something later already
+        if (held_before(own[passed])) break;
+        stream_cursor_to(s, r, own[passed]);
+    }
+    own.erase(own.begin(), own.begin() + static_cast<std::ptrdiff_t>(passed));
+    if (own.empty()) info.own_unacked.erase(it);
 }
 
 bool Broker::Impl::covering_subscription(const Session& s, std::string_view key, uint8_t& qos,

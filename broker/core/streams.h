@@ -47,6 +47,10 @@ struct StreamInfo {
     std::unordered_map<std::string, uint64_t> per_sender;  // entries waiting per sender
     uint64_t erased_through = 0;  // entries up to here were deleted: every device passed them
     bool retention_due = false;   // a cursor moved: listed in StreamsState::retention_due
+    // device_key -> the device's own entries (it published them) that No Local kept from it
+    // and its cursor has not passed yet, ascending: they count as delivered and acknowledged
+    // by it (streams.cpp, stream_own_suppressed). Usually empty; memory only.
+    std::unordered_map<std::string, std::vector<uint64_t>> own_unacked;
     // The highest cursor among `user`'s devices (0: none), where a new device starts.
     uint64_t user_max_cursor(std::string_view user) const;
 };

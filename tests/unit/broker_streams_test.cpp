@@ -166,3 +166,74 @@ TEST_CASE("streams: a narrower filter gets live messages but no replay and moves
     CHECK(f.store.cursors.empty());
     CHECK(f.store.reads.empty());
 }
+
+namespace {
+
+void subscribe_no_local(Peer& p, const std::string& filter) {
+    mqtt::Subscribe s;
+    s.packet_id = 1;
+    s.subscriptions.push_back({filter, {1, true}});
+    p.send(s);
+    auto out = p.take();
+    REQUIRE(out.size() == 1);
+    REQUIRE(std::get<mqtt::Suback>(out[0]).reasons == std::vector<ReasonCode>{ReasonCode::GrantedQoS1});
+}
+
+// `packets` is exactly one PUBACK, Success: the device's own publish went into the stream.
+bool only_puback_success(const std::vector<mqtt::Packet>& packets) {
+    return packets.size() == 1 && std::holds_alternative<mqtt::Ack>(packets[0]) &&
+           std::get<mqtt::Ack>(packets[0]).reason == ReasonCode::Success;
+}
+
+}  // namespace
+
+TEST_CASE("streams: No Local: the device's own entry counts as acked, never before an unacked one") {
+    Fixture f;
+    Broker& b = *f.broker;
+    const std::string cursor = "users/alice alice alice-phone";
+    auto bob = connect(b, "bob-1", std::string("bob"));
+    auto alice = connect(b, "alice-phone", std::string("alice"));
+    subscribe_no_local(*alice, "users/alice/#");
+    bob->send(make_publish("users/alice/bob", "m1", 1, 1));
+    f.store.commit();
+    std::vector<uint16_t> ids;
+    CHECK(payloads(alice->take(), &ids) == std::vector<std::string>{"m1"});  // not acked yet
+    alice->send(make_publish("users/alice/alice", "own2", 1, 9));
+    f.store.commit();
+    CHECK(only_puback_success(alice->take()));  // not its own entry
+    CHECK(f.store.cursors[cursor] == 0);     // m1 is not acknowledged: the cursor waits
+    bob->send(make_publish("users/alice/bob", "m3", 1, 2));
+    f.store.commit();
+    CHECK(payloads(alice->take(), &ids) == std::vector<std::string>{"m3"});  // live, no gap read
+    CHECK(f.store.reads.empty());
+    alice->send(make_ack(PacketType::Puback, ids[0]));
+    CHECK(f.store.cursors[cursor] == 2);  // m1, and its own entry after it
+    alice->send(make_ack(PacketType::Puback, ids[1]));
+    CHECK(f.store.cursors[cursor] == 3);
+    alice->send(make_publish("users/alice/alice", "own4", 1, 10));
+    f.store.commit();
+    CHECK(only_puback_success(alice->take()));
+    CHECK(f.store.cursors[cursor] == 4);  // nothing held before it: at once
+    alice->end();
+
+    // Away: two entries wait; back, its own entry arrives while the replay is being read.
+    bob->send(make_publish("users/alice/bob", "m5", 1, 3));
+    bob->send(make_publish("users/alice/bob", "m6", 1, 4));
+    f.store.commit();
+    auto again = connect(b, "alice-phone", std::string("alice"));
+    subscribe_no_local(*again, "users/alice/#");
+    again->send(make_publish("users/alice/alice", "own7", 1, 11));
+    f.store.commit();
+    CHECK(only_puback_success(again->take()));
+    f.store.answer_reads();
+    ids.clear();
+    CHECK(payloads(again->take(), &ids) == std::vector<std::string>{"m5", "m6"});
+    CHECK(f.store.cursors[cursor] == 4);
+    for (uint16_t id : ids) again->send(make_ack(PacketType::Puback, id));
+    CHECK(f.store.cursors[cursor] == 7);
+    again->end();
+    auto third = connect(b, "alice-phone", std::string("alice"));
+    subscribe_no_local(*third, "users/alice/#");
+    f.store.answer_reads();
+    CHECK(payloads(third->take()).empty());
+}
