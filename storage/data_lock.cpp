@@ -20,7 +20,11 @@ bool DataLock::acquire(const std::string& data_dir, std::string& error) {
     std::error_code ec;
     std::filesystem::create_directories(data_dir, ec);
     const std::string path = (std::filesystem::path(data_dir) / "herald.lock").string();
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // A read-only data_dir (or file): flock works on a read-only descriptor too, and the store
+    // then says in its own words why it cannot open the database.
+    if (fd < 0 && (errno == EROFS || errno == EACCES)) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return true;  // read-only and no lock file: nothing to share
     if (fd < 0) {
         error = "cannot open " + path + ": " + std::strerror(errno);
         return false;
