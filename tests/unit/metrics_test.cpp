@@ -37,7 +37,7 @@ struct Family {
 };
 
 // Parses the exposition text; fails the test on a line out of place.
-std::map<std::string, Family> parse(const std::string& page) {
+std::map<std::string, Family> parse_page(const std::string& page) {
     std::map<std::string, Family> families;
     const std::regex help(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+))");
     const std::regex type(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram))");
@@ -108,7 +108,7 @@ TEST_CASE("metrics: the page is valid text format with the broker's figures and 
         std::string before_page;
         net::render_metrics(broker, before_page);
         // Presence records are retained too: the new message is counted on top of them.
-        const auto before = parse(before_page);
+        const auto before = parse_page(before_page);
         auto grew = [&before](const std::map<std::string, Family>& now, const std::string& name) {
             return value(now, name, name) - value(before, name, name);
         };
@@ -121,7 +121,7 @@ TEST_CASE("metrics: the page is valid text format with the broker's figures and 
         std::string page;
         net::render_metrics(broker, page);
         INFO(page);
-        const auto f = parse(page);
+        const auto f = parse_page(page);
 
         for (const auto& [name, family] : f) {
             CHECK_MESSAGE(name.starts_with("herald_"), name);
@@ -171,7 +171,7 @@ TEST_CASE("metrics: the page is valid text format with the broker's figures and 
         bob->end();
         std::string after;
         net::render_metrics(broker, after);
-        const auto g = parse(after);
+        const auto g = parse_page(after);
         CHECK(value(g, "herald_connections", "herald_connections{transport=\"ws\"}") == 0);
         CHECK(value(g, "herald_connections", "herald_connections{transport=\"other\"}") == 1);
         CHECK(value(g, "herald_clients_connected", "herald_clients_connected") == 1);
@@ -183,7 +183,7 @@ TEST_CASE("metrics: a store without transactions shows no histogram") {
     core::test::BrokerFixture fx;
     std::string page;
     net::render_metrics(*fx.broker, page);
-    const auto f = parse(page);
+    const auto f = parse_page(page);
     CHECK(f.count("herald_store_commit_seconds") == 0);
     CHECK(value(f, "herald_clients_connected", "herald_clients_connected") == 0);
 }
