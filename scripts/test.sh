@@ -6,7 +6,7 @@
 # libFuzzer targets (clang, build-fuzz/) for FUZZ_SECONDS each. A failing stage does not stop the
 # others. Every test case is counted; the last line is "N passed, N failed" and the exit status
 # is 1 when anything failed.
-# Speed (about 25 CPU-minutes in all; ~14.5 minutes of wall clock on 2 cores): unity builds
+# Speed (about 25 CPU-minutes in all; 14.5-16 minutes of wall clock on 2 cores): unity builds
 # (-Dunity=on: the heavy headers parsed and their templates compiled once per few sources; if
 # two sources of a unit clash on a file-local name, the build is redone without unity, with a
 # warning); the sanitized build at -O1 -g1 (ASan's advice; its reports need only line tables),
